@@ -1,0 +1,312 @@
+"""BCGAN experiments: a base conditional GAN vs the same GAN + BC-loss, same budget, 3 seeds.
+
+One command per experiment (each writes bench/results/bc-<name>.json and prints a Markdown table):
+
+    python bench/bench_bc.py gaussians      # 2-D overlapping Gaussians (+ docs/img/bc-gaussians.png)
+    python bench/bench_bc.py moons          # 2-D two moons
+    python bench/bench_bc.py breast_cancer  # scikit-learn's bundled tables, standardised
+    python bench/bench_bc.py wine
+    python bench/bench_bc.py digits         # 8x8 images, + the CNN / CAS
+    python bench/bench_bc.py mnist --data-dir ../shared/data/mnist-10k   # smaller budget
+    python bench/bench_bc.py ablation       # lambda sweep on the Gaussians
+    python bench/bench_bc.py table          # all results/bc-*.json -> the Markdown for BENCHMARKS.md
+
+Protocol: recipe ``cgan`` (non-saturating loss) with the ``mlp`` architecture for vectors and
+``dcgan`` for images; "BC" = the same config with ``bc_weight`` = LAMBDA (linear kernel, classifier
+ensemble logreg+mlp (+cnn for images), real statistics from the current batch). TSTR/TRTR by
+``ganforge.metrics.compatibility`` (labels with the real class frequencies). Realism: the Fréchet
+distance and KID between real test data and synthetic samples, on the raw features for vectors and
+on the ``classifier`` extractor's features (the pretrained CNN's penultimate layer) for images.
+Every run uses ``torch.set_num_threads(1)`` (the machine is shared; 1 thread is also faster for
+these small networks).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from ganforge.config import make_config  # noqa: E402
+from ganforge.data import Dataset, load_dataset  # noqa: E402
+from ganforge.metrics.compatibility import evaluate_compatibility  # noqa: E402
+from ganforge.sampling import generate  # noqa: E402
+from ganforge.train.trainer import Trainer  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results"
+IMG = ROOT / "docs" / "img"
+SEEDS = (0, 1, 2)
+
+VECTOR = {"recipe": "cgan", "architecture": "mlp", "z_dim": 16, "g_width": 128, "d_width": 128, "batch_size": 128,
+          "ema_decay": 0.0, "sample_every": 0, "checkpoint_every": 0, "log_every": 100, "channels_last": False,
+          "lr_g": 1e-3, "lr_d": 1e-3}
+IMAGE = {"recipe": "cgan", "architecture": "dcgan", "z_dim": 64, "g_width": 32, "d_width": 32, "batch_size": 64,
+         "ema_decay": 0.99, "sample_every": 0, "checkpoint_every": 0, "log_every": 100, "channels_last": False}
+
+EXPERIMENTS = {
+    "gaussians": {"data": "overlapping-gaussians", "base": VECTOR, "steps": 1000, "lambda": 10.0},
+    "moons": {"data": "moons", "base": VECTOR, "steps": 1000, "lambda": 10.0},
+    "breast_cancer": {"data": "sk:breast_cancer", "base": VECTOR, "steps": 1000, "lambda": 10.0},
+    "wine": {"data": "sk:wine", "base": {**VECTOR, "batch_size": 32}, "steps": 1000, "lambda": 10.0},
+    "digits": {"data": "digits", "base": IMAGE, "steps": 1500, "lambda": 10.0, "cnn_steps": 300},
+    "mnist": {"data": "mnist", "base": IMAGE, "steps": 800, "lambda": 10.0, "cnn_steps": 300,
+              "max_train": 5000},
+}
+
+
+# ---- data ---------------------------------------------------------------------------------------
+def sklearn_table(name: str) -> tuple[Dataset, Dataset]:
+    """A bundled scikit-learn table, stratified 70/30 split (seed 0), standardised with train statistics."""
+    from sklearn import datasets
+    from sklearn.model_selection import train_test_split
+
+    bunch = getattr(datasets, f"load_{name}")()
+    x_tr, x_te, y_tr, y_te = train_test_split(bunch.data, bunch.target, test_size=0.3, random_state=0,
+                                              stratify=bunch.target)
+    mean, std = x_tr.mean(0), x_tr.std(0) + 1e-8
+    make = lambda x, y: Dataset(name, torch.tensor((x - mean) / std, dtype=torch.float32),  # noqa: E731
+                                torch.tensor(y), int(bunch.target.max()) + 1, [str(c) for c in bunch.target_names])
+    return make(x_tr, y_tr), make(x_te, y_te)
+
+
+def splits(exp: dict, overrides: dict) -> tuple[Dataset, Dataset]:
+    if exp["data"].startswith("sk:"):
+        return sklearn_table(exp["data"][3:])
+    cfg = make_config({**exp["base"], "data": exp["data"], **overrides})
+    return load_dataset(cfg, "train"), load_dataset(cfg, "test")
+
+
+# ---- one run ------------------------------------------------------------------------------------
+class RunGenerator:
+    """What evaluate_compatibility needs, from an in-memory trainer (EMA weights when there are some)."""
+
+    def __init__(self, trainer: Trainer):
+        self.recipe = trainer.recipe
+        self.module = trainer.ema.model if trainer.ema is not None else trainer.recipe.nets["generator"]
+        self.num_classes = self.recipe.num_classes
+
+    def sample_with_labels(self, n, seed=0, labels=None):
+        return generate(self.recipe, self.module, n, seed=seed + 10_000, labels=labels)
+
+
+def realism(train: Dataset, test: Dataset, fake: torch.Tensor) -> dict:
+    """Fréchet distance and KID (x1000 for images) between the real test split and synthetic samples."""
+    if train.kind == "image":
+        from ganforge.classifiers import pretrained
+
+        net = pretrained(train, "cnn")
+        with torch.no_grad():
+            real_f = torch.cat([net.features(test.to_model(test.x[i:i + 1000])) for i in range(0, len(test.x), 1000)])
+            fake_f = torch.cat([net.features(fake[i:i + 1000]) for i in range(0, len(fake), 1000)])
+    else:
+        real_f, fake_f = test.x, fake
+    return {"fd": frechet(real_f.double().numpy(), fake_f.double().numpy()),
+            "kid": kid(real_f.double().numpy(), fake_f.double().numpy())}
+
+
+def frechet(a: np.ndarray, b: np.ndarray) -> float:
+    """‖μa−μb‖² + tr(Ca + Cb − 2(Ca^½ Cb Ca^½)^½), float64, via symmetric eigendecompositions."""
+    mu = a.mean(0) - b.mean(0)
+    ca, cb = np.atleast_2d(np.cov(a, rowvar=False)), np.atleast_2d(np.cov(b, rowvar=False))
+    w, v = np.linalg.eigh(ca)
+    sa = (v * np.sqrt(w.clip(min=0))) @ v.T
+    cross = np.sqrt(np.linalg.eigvalsh(sa @ cb @ sa).clip(min=0)).sum()
+    return float(mu @ mu + np.trace(ca) + np.trace(cb) - 2 * cross)
+
+
+def kid(a: np.ndarray, b: np.ndarray, subsets: int = 20, size: int = 500, seed: int = 0) -> float:
+    """Unbiased polynomial-kernel MMD² (Bińkowski et al. 2018), mean over subsets."""
+    rng = np.random.default_rng(seed)
+    d, size = a.shape[1], min(size, len(a), len(b))
+    values = []
+    for _ in range(subsets):
+        x, y = a[rng.choice(len(a), size, replace=False)], b[rng.choice(len(b), size, replace=False)]
+        kxx, kyy, kxy = ((x @ x.T) / d + 1) ** 3, ((y @ y.T) / d + 1) ** 3, ((x @ y.T) / d + 1) ** 3
+        m = size
+        values.append((kxx.sum() - np.trace(kxx)) / (m * (m - 1)) + (kyy.sum() - np.trace(kyy)) / (m * (m - 1))
+                      - 2 * kxy.mean())
+    return float(np.mean(values))
+
+
+def run_one(exp: dict, train: Dataset, test: Dataset, seed: int, bc_weight: float, overrides: dict) -> dict:
+    cfg = make_config({**exp["base"], "data": exp["data"].removeprefix("sk:"),
+                       "steps": exp["steps"], "seed": seed, "bc_weight": bc_weight, **overrides})
+    start = time.perf_counter()
+    trainer = Trainer(cfg, run_dir=None, dataset=train)
+    trainer.fit()
+    train_seconds = time.perf_counter() - start
+    gen = RunGenerator(trainer)
+    compat = evaluate_compatibility(gen, train, test, seed=seed, cnn_steps=exp.get("cnn_steps"),
+                                    max_train=exp.get("max_train", 10_000))
+    fake, _ = gen.sample_with_labels(min(len(test.x), 5000) if train.kind == "image" else len(test.x), seed=1,
+                                     labels=test.y[:min(len(test.x), 5000)] if train.kind == "image" else test.y)
+    if train.kind == "image":
+        fake = train.to_model(train.from_model(fake))
+    result = {"seed": seed, "bc_weight": bc_weight, "train_seconds": round(train_seconds, 1),
+              **{k: compat[k] for k in ("tstr", "trtr", "tstr_f1", "tstr_mean", "trtr_mean", "compatibility")},
+              **({"cas": compat["cas"]} if "cas" in compat else {}), **realism(train, test, fake)}
+    return result, gen
+
+
+# ---- aggregation, plots, CLI --------------------------------------------------------------------
+def summarise(runs: list[dict]) -> dict:
+    """mean and std over seeds of every scalar and of every per-family accuracy."""
+    def stat(values):
+        return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0}
+
+    out = {k: stat([r[k] for r in runs]) for k in ("tstr_mean", "compatibility", "fd", "kid", "cas", "train_seconds")
+           if k in runs[0]}
+    out["tstr"] = {f: stat([r["tstr"][f] for r in runs]) for f in runs[0]["tstr"]}
+    out["trtr"] = runs[0]["trtr"]
+    return out
+
+
+def plot_2d(path: Path, train: Dataset, panels: list[tuple[str, torch.Tensor, torch.Tensor]]) -> None:
+    """Samples of each panel with the decision regions of an SVM-RBF trained on that panel's points
+    (filled) and on the real data (black lines): where synthetic data moves the learned boundary."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.svm import SVC
+
+    x_all = train.x.numpy()
+    lo, hi = x_all.min(0) - 0.5, x_all.max(0) + 0.5
+    gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], 200), np.linspace(lo[1], hi[1], 200))
+    grid = np.stack([gx.ravel(), gy.ravel()], 1)
+    real_svm = SVC().fit(x_all[:3000], train.y.numpy()[:3000])
+    real_regions = real_svm.predict(grid).reshape(gx.shape)
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4.2), sharex=True, sharey=True)
+    levels = np.arange(train.num_classes + 1) - 0.5
+    for ax, (title, x, y) in zip(axes, panels):
+        x, y = x.numpy()[:3000], y.numpy()[:3000]
+        regions = SVC().fit(x, y).predict(grid).reshape(gx.shape)
+        ax.contourf(gx, gy, regions, levels=levels, cmap="Pastel1", alpha=0.6)
+        ax.contour(gx, gy, real_regions, levels=levels, colors="k", linewidths=1.0)
+        ax.scatter(x[:1500, 0], x[:1500, 1], c=y[:1500], cmap="Set1", s=3, vmin=0, vmax=8)
+        ax.set_title(title, fontsize=10)
+    fig.suptitle("filled: SVM-RBF trained on the panel's points; black: SVM-RBF trained on real data", fontsize=9)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=90)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+def write_json(path: Path, data: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=1))
+    os.replace(tmp, path)
+
+
+def compare(name: str, overrides: dict, seeds=SEEDS) -> dict:
+    exp = EXPERIMENTS[name]
+    train, test = splits(exp, overrides)
+    runs, panels = {"base": [], "bc": []}, [("real (train)", train.x, train.y)]
+    for seed in seeds:
+        for arm, weight in (("base", 0.0), ("bc", exp["lambda"])):
+            result, gen = run_one(exp, train, test, seed, weight, overrides)
+            runs[arm].append(result)
+            print(f"{name} seed {seed} {arm}: TSTR mean {result['tstr_mean']:.4f} ratio {result['compatibility']:.3f} "
+                  f"FD {result['fd']:.4f} ({result['train_seconds']} s)", flush=True)
+            if seed == seeds[0] and train.kind == "vector" and train.shape == (2,):
+                x, y = gen.sample_with_labels(len(train.y), seed=5, labels=train.y)
+                panels.append((f"{'base cGAN' if arm == 'base' else f'cGAN + BC (λ={weight:g})'}, seed {seed}", x, y))
+    if len(panels) > 1:
+        plot_2d(IMG / f"bc-{name}.png", train, panels)
+    out = {"experiment": name, "data": exp["data"], "steps": exp["steps"], "lambda": exp["lambda"],
+           "config": {**exp["base"], **overrides}, "n_train": len(train.y), "n_test": len(test.y),
+           "seeds": list(seeds), "runs": runs, "summary": {arm: summarise(r) for arm, r in runs.items()},
+           "command": "python bench/bench_bc.py " + " ".join(sys.argv[1:]), "torch_threads": torch.get_num_threads()}
+    write_json(RESULTS / f"bc-{name}.json", out)
+    return out
+
+
+def ablation(overrides: dict, lambdas=(0.0, 1.0, 10.0, 100.0), seeds=(0, 1)) -> dict:
+    exp = EXPERIMENTS["gaussians"]
+    train, test = splits(exp, overrides)
+    rows = []
+    for weight in lambdas:
+        runs = []
+        for seed in seeds:
+            result, _ = run_one(exp, train, test, seed, weight, overrides)
+            runs.append(result)
+        rows.append({"bc_weight": weight, **summarise(runs), "runs": runs})
+        print(f"lambda {weight:g}: TSTR mean {rows[-1]['tstr_mean']['mean']:.4f} FD {rows[-1]['fd']['mean']:.4f}", flush=True)
+    out = {"experiment": "ablation", "data": exp["data"], "steps": exp["steps"], "seeds": list(seeds), "rows": rows,
+           "command": "python bench/bench_bc.py " + " ".join(sys.argv[1:])}
+    write_json(RESULTS / "bc-ablation.json", out)
+    return out
+
+
+def _pm(s: dict, digits: int = 3, scale: float = 1.0) -> str:
+    return f"{s['mean'] * scale:.{digits}f} ± {s['std'] * scale:.{digits}f}"
+
+
+def table() -> str:
+    lines = []
+    for name in EXPERIMENTS:
+        path = RESULTS / f"bc-{name}.json"
+        if not path.is_file():
+            continue
+        d = json.loads(path.read_text())
+        fams = list(d["summary"]["base"]["tstr"])
+        lines += [f"**{name}** ({d['data']}, n_train {d['n_train']}, {d['steps']} steps, λ = {d['lambda']:g}, "
+                  f"seeds {d['seeds']})", "",
+                  "| arm | " + " | ".join(fams) + " | TSTR mean | TSTR/TRTR | FD | KID |",
+                  "|---" * (len(fams) + 5) + "|"]
+        trtr = d["summary"]["base"]["trtr"]
+        lines.append("| TRTR (real) | " + " | ".join(f"{trtr[f]:.3f}" for f in fams) + " | "
+                     f"{np.mean(list(trtr.values())):.3f} | 1 | | |")
+        for arm in ("base", "bc"):
+            s = d["summary"][arm]
+            lines.append(f"| {'cGAN' if arm == 'base' else 'cGAN + BC'} | "
+                         + " | ".join(_pm(s["tstr"][f]) for f in fams)
+                         + f" | {_pm(s['tstr_mean'])} | {_pm(s['compatibility'])} | {_pm(s['fd'], 3)} | {_pm(s['kid'], 4)} |")
+        lines.append("")
+    path = RESULTS / "bc-ablation.json"
+    if path.is_file():
+        d = json.loads(path.read_text())
+        lines += [f"**λ ablation** ({d['data']}, {d['steps']} steps, seeds {d['seeds']})", "",
+                  "| λ | TSTR mean | TSTR/TRTR | FD | KID |", "|---|---|---|---|---|"]
+        for row in d["rows"]:
+            lines.append(f"| {row['bc_weight']:g} | {_pm(row['tstr_mean'])} | {_pm(row['compatibility'])} | "
+                         f"{_pm(row['fd'])} | {_pm(row['kid'], 4)} |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("experiment", choices=[*EXPERIMENTS, "ablation", "table"])
+    p.add_argument("--data-dir", help="folder of the mnist files (mnist experiment)")
+    p.add_argument("--steps", type=int, help="override the experiment's generator steps")
+    p.add_argument("--seeds", type=int, default=3)
+    args = p.parse_args(argv)
+    torch.set_num_threads(1)
+    if args.experiment == "table":
+        print(table())
+        return 0
+    overrides = {"data_dir": args.data_dir} if args.data_dir else {}
+    if args.steps:
+        EXPERIMENTS[args.experiment if args.experiment != "ablation" else "gaussians"]["steps"] = args.steps
+    if args.experiment == "ablation":
+        ablation(overrides)
+    else:
+        compare(args.experiment, overrides, seeds=tuple(range(args.seeds)))
+    print(table())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

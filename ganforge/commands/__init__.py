@@ -1,0 +1,1 @@
+"""One module per CLI sub-command: NAME (optional), HELP, add_arguments(parser), run(args) -> int."""

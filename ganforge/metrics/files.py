@@ -1,0 +1,74 @@
+"""Samples from disk for ``ganforge eval --real A --fake B``: a folder of images or an ``.npz``.
+
+- folder: every .png/.jpg/.jpeg/.bmp/.webp below it (sorted), all of one size; grayscale stays
+  1 channel, anything else becomes RGB;
+- .npz: array ``x`` (else the first array): uint8 images (N, H, W), (N, C, H, W) or (N, H, W, C)
+  (the form ``ganforge sample --out x.npz`` writes), or float (N, D) vectors.
+Returned in model space: images (N, C, H, W) float in [-1, 1]; vectors unchanged.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ganforge.errors import GanforgeError
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp"}
+
+
+def _images_to_model(arr: np.ndarray, source: str) -> torch.Tensor:
+    if arr.dtype != np.uint8:
+        raise GanforgeError(f"{source}: images must be uint8 (0..255), got {arr.dtype}; vectors must be 2-D.")
+    if arr.ndim == 3:
+        arr = arr[:, None]
+    elif arr.ndim == 4 and arr.shape[1] not in (1, 3) and arr.shape[-1] in (1, 3):
+        arr = arr.transpose(0, 3, 1, 2)
+    if arr.ndim != 4 or arr.shape[1] not in (1, 3):
+        raise GanforgeError(f"{source}: cannot read images of shape {arr.shape}; use (N, H, W), (N, C, H, W) "
+                            "or (N, H, W, C) with 1 or 3 channels.")
+    return torch.from_numpy(np.ascontiguousarray(arr)).float().div_(127.5).sub_(1.0)
+
+
+def _load_folder(folder: Path, limit: int | None) -> torch.Tensor:
+    from PIL import Image
+
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    if not files:
+        raise GanforgeError(f"folder {str(folder)!r} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))}).")
+    files = files[:limit] if limit else files
+    images = [Image.open(p) for p in files]
+    gray = all(im.mode in ("L", "1", "I;16", "I") for im in images)
+    arrays = [np.asarray(im.convert("L" if gray else "RGB")) for im in images]
+    sizes = {a.shape for a in arrays}
+    if len(sizes) > 1:
+        raise GanforgeError(f"folder {str(folder)!r} mixes image sizes {sorted(sizes)[:3]}; resize them to one size.")
+    return _images_to_model(np.stack(arrays), str(folder))
+
+
+def _load_npz(path: Path, limit: int | None) -> torch.Tensor:
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if not data.files:
+                raise GanforgeError(f"{str(path)!r} holds no arrays.")
+            arr = data["x"] if "x" in data.files else data[data.files[0]]
+    except (OSError, ValueError) as e:
+        raise GanforgeError(f"cannot read {str(path)!r} as .npz ({e}).") from None
+    arr = arr[:limit] if limit else arr
+    if arr.ndim == 2 and arr.dtype != np.uint8:
+        return torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32))
+    return _images_to_model(arr, str(path))
+
+
+def load_samples(path: str, limit: int | None = None) -> torch.Tensor:
+    p = Path(path)
+    if p.is_dir():
+        x = _load_folder(p, limit)
+    elif p.is_file() and p.suffix.lower() == ".npz":
+        x = _load_npz(p, limit)
+    else:
+        raise GanforgeError(f"{path!r} is neither a folder of images nor an .npz file.")
+    if len(x) < 2:
+        raise GanforgeError(f"{path!r} holds {len(x)} sample(s); metrics need at least 2.")
+    return x

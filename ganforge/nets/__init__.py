@@ -1,0 +1,28 @@
+"""Network families by name: ``ARCHITECTURES.get(name)(cfg, dataset) -> (generator, discriminator)``.
+
+Every generator is called as ``G(z, y=None)`` and every discriminator as ``D(x, y=None)``, returning
+everything the recipe needs from ``forward`` (so DistributedDataParallel wrappers stay transparent).
+"""
+from __future__ import annotations
+
+import importlib
+
+from ganforge.registry import Registry
+
+ARCHITECTURES: Registry = Registry("architecture")
+
+for _module in ("dcgan", "mlp", "resnet"):
+    try:
+        importlib.import_module(f"ganforge.nets.{_module}")
+    except ModuleNotFoundError as e:
+        if e.name != f"ganforge.nets.{_module}":
+            raise
+
+
+def build_networks(cfg, dataset, default: str, num_classes: int = 0, conditioning: str = "concat"):
+    """num_classes > 0 builds class-conditional networks (label inputs); ``conditioning`` says how the
+    labels enter them: concat, aux (ACGAN head) or projection (see ``ganforge.nets.conditional``)."""
+    build = ARCHITECTURES.get(cfg.architecture or default)
+    if num_classes and conditioning != "concat":
+        return build(cfg, dataset, num_classes, conditioning=conditioning)
+    return build(cfg, dataset, num_classes)

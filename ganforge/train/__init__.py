@@ -1,0 +1,1 @@
+"""Training: the generic loop, checkpoints, EMA, callbacks, distributed helpers."""

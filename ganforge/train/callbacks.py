@@ -1,0 +1,138 @@
+"""Callbacks observe the loop (rank 0 only): progress bar, metrics log, sample grids, loss curve, metrics."""
+from __future__ import annotations
+
+import json
+import time
+
+import torch
+
+from ganforge.sampling import generate
+from ganforge.utils.files import atomic_write_text
+
+GRID_SAMPLES = 100  # 10x10: one row per class for 10-class conditional models
+
+
+class Callback:
+    def on_start(self, trainer) -> None: ...
+    def on_step(self, trainer) -> None: ...
+    def on_log(self, trainer, logs: dict[str, float]) -> None: ...
+    def on_rollback(self, trainer, where: str) -> None: ...
+    def on_end(self, trainer) -> None: ...
+
+
+def sampling_module(trainer) -> torch.nn.Module:
+    return trainer.ema.model if trainer.ema is not None else trainer.recipe.nets["generator"]
+
+
+class ProgressBar(Callback):
+    """tqdm bar with the latest losses and ETA (updated at log steps: no extra host syncs)."""
+
+    def on_start(self, trainer):
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(total=trainer.cfg.steps, initial=trainer.step, desc=f"{trainer.cfg.recipe}/{trainer.cfg.data}",
+                        unit="step", dynamic_ncols=True, mininterval=0.5)
+
+    def on_step(self, trainer):
+        self.bar.update(trainer.step - self.bar.n)
+
+    def on_log(self, trainer, logs):
+        self.bar.set_postfix({k: f"{v:.3g}" for k, v in logs.items() if "/" not in k}, refresh=False)
+
+    def on_rollback(self, trainer, where):
+        self.bar.write(f"divergence detected before {where}: rolled back to step {trainer.step}, "
+                       f"learning rates x{trainer.lr_scale:g}")
+        self.bar.n = trainer.step
+
+    def on_end(self, trainer):
+        self.bar.close()
+
+
+class MetricsLog(Callback):
+    """One JSON object per log step in RUN/metrics.jsonl (appended: resume keeps the history)."""
+
+    def on_start(self, trainer):
+        self.path = trainer.run_dir / "metrics.jsonl"
+        self.start = time.perf_counter()
+        self.start_step = trainer.step
+        self._forget_after(trainer.step)
+
+    def _forget_after(self, step: int) -> None:
+        """On resume, drop records past the checkpoint (those steps are trained again) and torn lines,
+        so a run killed and resumed any number of times has the history of an uninterrupted one."""
+        if not self.path.exists():
+            return
+        lines = self.path.read_text().splitlines()
+        kept = []
+        for line in lines:
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(record, dict) and isinstance(record.get("step"), int) and record["step"] <= step:
+                kept.append(line)
+        if len(kept) != len(lines):
+            atomic_write_text(self.path, "".join(line + "\n" for line in kept))
+
+    def write(self, record: dict) -> None:
+        with open(self.path, "a") as f:
+            f.write(json.dumps(record) + "\n")
+
+    def on_log(self, trainer, logs):
+        elapsed = time.perf_counter() - self.start
+        rate = (trainer.step - self.start_step) / elapsed if elapsed > 0 else 0.0
+        self.write({"step": trainer.step, **logs, "steps_per_s": round(rate, 3)})
+
+    def on_rollback(self, trainer, where):
+        self.write({"step": trainer.step, "event": "rollback", "diverged_before": where, "lr_scale": trainer.lr_scale})
+
+
+class SampleGrid(Callback):
+    """Fixed-noise grids every sample_every steps (same z each time, so progress is comparable) and samples.png."""
+
+    def _save(self, trainer, path):
+        from ganforge.utils.images import save_grid
+
+        if trainer.dataset.kind != "image":
+            return self._save_scatter(trainer, path)
+        x, _ = generate(trainer.recipe, sampling_module(trainer), GRID_SAMPLES, seed=trainer.cfg.seed + 1)
+        nrow = trainer.recipe.num_classes if trainer.recipe.num_classes in range(2, 17) else None
+        # Conditional grids: labels are 0,1,..,C-1 repeated, so each column is one class.
+        save_grid(trainer.dataset.from_model(x), path, nrow=nrow)
+
+    def _save_scatter(self, trainer, path):
+        if trainer.dataset.shape != (2,):  # only 2-D points have an obvious picture
+            return
+        from ganforge.utils.plots import scatter_png
+
+        x, _ = generate(trainer.recipe, sampling_module(trainer), 2500, seed=trainer.cfg.seed + 1)
+        scatter_png(trainer.dataset.x[:2500].numpy(), x.numpy(), path)
+
+    def on_step(self, trainer):
+        every = trainer.cfg.sample_every
+        if every and trainer.step % every == 0:
+            self._save(trainer, trainer.run_dir / "samples" / f"step-{trainer.step:08d}.png")
+
+    def on_end(self, trainer):
+        self._save(trainer, trainer.run_dir / "samples.png")
+
+
+class LossCurve(Callback):
+    def on_end(self, trainer):
+        from ganforge.utils.plots import loss_curve_png
+
+        loss_curve_png(trainer.run_dir / "metrics.jsonl", trainer.run_dir / "loss.png")
+
+
+class Evaluate(Callback):
+    """Metrics every eval_every steps, logged to metrics.jsonl (the eval curve)."""
+
+    def on_step(self, trainer):
+        if trainer.step % trainer.cfg.eval_every and trainer.step != trainer.cfg.steps:
+            return
+        from ganforge.metrics import evaluate
+
+        x, _ = generate(trainer.recipe, sampling_module(trainer), trainer.cfg.eval_samples, seed=trainer.cfg.seed + 2)
+        results = evaluate(x, trainer.dataset, trainer.cfg.eval_metrics.split(","), extractor=trainer.cfg.eval_extractor)
+        with open(trainer.run_dir / "metrics.jsonl", "a") as f:
+            f.write(json.dumps({"step": trainer.step, "eval": results}) + "\n")

@@ -1,0 +1,185 @@
+"""Checkpoints: tensors in safetensors, state in JSON, both written atomically; nothing pickled.
+
+Layout: ``RUN/checkpoints/step-00000500.safetensors`` + ``step-00000500.json``. The JSON is written
+last and records the sha256 of the tensor file: it is the commit marker. A tensor file without its
+JSON, or whose hash differs (truncated, tampered), is not a checkpoint; loading the latest falls
+back to the newest complete one, loading a named one fails with a clear message.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from ganforge.errors import CheckpointError
+from ganforge.utils.files import atomic_write, atomic_write_text, sha256_file
+
+FORMAT = "ganforge-checkpoint"
+VERSION = 1
+_NAME = re.compile(r"^step-(\d{8,})\.json$")
+
+
+def checkpoint_dir(run_dir: str | Path) -> Path:
+    return Path(run_dir) / "checkpoints"
+
+
+def _flatten_optimizer(prefix: str, optimizer: torch.optim.Optimizer, tensors: dict) -> dict:
+    """Optimizer state -> (tensors into ``tensors``, JSON-able rest)."""
+    state = optimizer.state_dict()
+    scalars: dict[str, dict[str, Any]] = {}
+    for index, entry in state["state"].items():
+        for key, value in entry.items():
+            if torch.is_tensor(value):
+                tensors[f"{prefix}.{index}.{key}"] = value.detach().cpu().contiguous()
+            else:
+                scalars.setdefault(str(index), {})[key] = value
+    return {"param_groups": state["param_groups"], "scalars": scalars}
+
+
+def _unflatten_optimizer(prefix: str, saved: dict, tensors: dict) -> dict:
+    state: dict[int, dict[str, Any]] = {}
+    for name, value in tensors.items():
+        if name.startswith(prefix + "."):
+            index, key = name[len(prefix) + 1:].split(".", 1)
+            state.setdefault(int(index), {})[key] = value
+    for index, entry in saved["scalars"].items():
+        state.setdefault(int(index), {}).update(entry)
+    return {"state": state, "param_groups": saved["param_groups"]}
+
+
+def save_checkpoint(run_dir: str | Path, step: int, *, nets: dict[str, torch.nn.Module],
+                    optimizers: dict[str, torch.optim.Optimizer], ema: torch.nn.Module | None,
+                    state: dict[str, Any], keep: int) -> Path:
+    """Write one checkpoint atomically, then prune to the newest ``keep``. Returns the JSON path."""
+    tensors: dict[str, torch.Tensor] = {}
+    for name, net in nets.items():
+        for key, value in net.state_dict().items():
+            tensors[f"net.{name}.{key}"] = value.detach().cpu().contiguous()
+    if ema is not None:
+        for key, value in ema.state_dict().items():
+            tensors[f"ema.generator.{key}"] = value.detach().cpu().contiguous()
+    optimizer_state = {name: _flatten_optimizer(f"optim.{name}", opt, tensors) for name, opt in optimizers.items()}
+    tensors["rng.torch"] = torch.get_rng_state()
+    if torch.cuda.is_available():
+        for i, s in enumerate(torch.cuda.get_rng_state_all()):
+            tensors[f"rng.cuda.{i}"] = s
+    # Clone tensors that share storage (safetensors refuses aliases, e.g. tied weights).
+    seen: set[int] = set()
+    for key, value in tensors.items():
+        ptr = value.untyped_storage().data_ptr() if value.numel() else id(value)
+        if ptr in seen:
+            tensors[key] = value.clone()
+        seen.add(ptr)
+
+    folder = checkpoint_dir(run_dir)
+    stem = f"step-{step:08d}"
+    tensor_path = folder / f"{stem}.safetensors"
+    atomic_write(tensor_path, lambda tmp: save_file(tensors, str(tmp)))
+    meta = {"format": FORMAT, "version": VERSION, "step": step, "tensors": tensor_path.name,
+            "sha256": sha256_file(tensor_path), "optimizers": optimizer_state,
+            "has_ema": ema is not None, **state}
+    json_path = atomic_write_text(folder / f"{stem}.json", json.dumps(meta, indent=1))
+    prune_checkpoints(run_dir, keep)
+    return json_path
+
+
+def list_checkpoints(run_dir: str | Path) -> list[Path]:
+    """Committed checkpoints (JSON markers), oldest first."""
+    folder = checkpoint_dir(run_dir)
+    if not folder.is_dir():
+        return []
+    return sorted((p for p in folder.iterdir() if _NAME.match(p.name)), key=lambda p: int(_NAME.match(p.name)[1]))
+
+
+def prune_checkpoints(run_dir: str | Path, keep: int) -> None:
+    for old in list_checkpoints(run_dir)[:-keep]:
+        old.with_suffix(".safetensors").unlink(missing_ok=True)
+        old.unlink(missing_ok=True)
+    # Orphans: a tensor file whose JSON never got written (killed in between), and stale temp files.
+    live = {p.with_suffix(".safetensors").name for p in list_checkpoints(run_dir)}
+    for path in checkpoint_dir(run_dir).glob("*.safetensors"):
+        if path.name not in live:
+            path.unlink(missing_ok=True)
+    # Temp files of a killed writer (atomic_write names them .NAME.tmp-PID); ours may be in use.
+    for folder in (checkpoint_dir(run_dir), Path(run_dir)):
+        for path in folder.glob(".*.tmp-*"):
+            if path.name.rsplit("-", 1)[-1] != str(os.getpid()):
+                path.unlink(missing_ok=True)
+
+
+def read_checkpoint(json_path: str | Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """Read and verify one checkpoint. Raises CheckpointError naming the problem."""
+    json_path = Path(json_path)
+    try:
+        meta = json.loads(json_path.read_text())
+    except FileNotFoundError:
+        raise CheckpointError(f"checkpoint {json_path} does not exist; pass a run folder or a step-*.json file.") from None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise CheckpointError(f"checkpoint {json_path} is corrupt (not JSON); resume from an earlier checkpoint.") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise CheckpointError(f"{json_path} is not a ganforge checkpoint.")
+    if meta.get("version") != VERSION:
+        raise CheckpointError(f"checkpoint {json_path} has format version {meta.get('version')}, this ganforge reads {VERSION}.")
+    tensor_path = json_path.with_name(str(meta.get("tensors", "")))
+    if not tensor_path.is_file():
+        raise CheckpointError(f"checkpoint {json_path} lacks its tensor file {tensor_path.name}; it is incomplete.")
+    if sha256_file(tensor_path) != meta.get("sha256"):
+        raise CheckpointError(
+            f"checkpoint {tensor_path} does not match the hash recorded in {json_path.name} (truncated or "
+            f"tampered); resume from an earlier checkpoint."
+        )
+    try:
+        tensors = load_file(str(tensor_path))
+    except (SafetensorError, OSError, ValueError) as e:
+        raise CheckpointError(f"checkpoint {tensor_path} cannot be read ({e}).") from None
+    return meta, tensors
+
+
+def latest_checkpoint(run_dir: str | Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """The newest checkpoint that verifies; broken newer ones are skipped (a crash mid-write)."""
+    problems = []
+    for json_path in reversed(list_checkpoints(run_dir)):
+        try:
+            return read_checkpoint(json_path)
+        except CheckpointError as e:
+            problems.append(str(e))
+    detail = f" ({'; '.join(problems)})" if problems else ""
+    raise CheckpointError(f"no complete checkpoint in {checkpoint_dir(run_dir)}{detail}.")
+
+
+def resolve_checkpoint(path: str | Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """A run folder (latest checkpoint), a checkpoints/ folder, or one step-*.json / .safetensors file."""
+    path = Path(path)
+    if path.is_dir():
+        run_dir = path.parent if path.name == "checkpoints" else path
+        return latest_checkpoint(run_dir)
+    if path.suffix == ".safetensors":
+        path = path.with_suffix(".json")
+    if not path.exists():
+        raise CheckpointError(f"{path} does not exist; pass a run folder or one of its checkpoints/step-*.json files.")
+    return read_checkpoint(path)
+
+
+def load_module_state(module: torch.nn.Module, prefix: str, tensors: dict[str, torch.Tensor], what: str) -> None:
+    state = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+    try:
+        module.load_state_dict(state, strict=True)
+    except RuntimeError as e:
+        first = str(e).splitlines()[0] if str(e) else "shape mismatch"
+        raise CheckpointError(
+            f"the checkpoint's {what} does not fit this configuration ({first}); it comes from another recipe, "
+            f"architecture or dataset — use the run's own config (ganforge train --resume RUN)."
+        ) from None
+
+
+def load_optimizer_state(optimizer: torch.optim.Optimizer, prefix: str, saved: dict, tensors: dict) -> None:
+    try:
+        optimizer.load_state_dict(_unflatten_optimizer(prefix, saved, tensors))
+    except (ValueError, KeyError, RuntimeError) as e:
+        raise CheckpointError(f"the checkpoint's optimiser state does not fit this configuration ({e}).") from None

@@ -1,0 +1,218 @@
+"""Distributed data-parallel training: 2 CPU processes with gloo on localhost.
+
+Two multi-process launches keep the suite cheap (each process imports torch): one
+``torch.multiprocessing.spawn`` run checks the maths (averaged DDP gradients == one process on the
+union batch, for the D loss with a gradient penalty, R1 and the G loss; replicas stay identical
+through the real Trainer), one ``torchrun`` run checks the command line (train, checkpoint, resume
+with 2 processes, then resume the 2-process run in 1 process).
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+import ganforge
+from ganforge.config import make_config
+from ganforge.data import Batch, load_dataset
+from ganforge.errors import GanforgeError
+from ganforge.recipes import RECIPES
+from ganforge.train import distributed
+from ganforge.train.checkpoint import latest_checkpoint
+
+WORLD = 2
+PER_RANK = 16
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _localhost_env(port: int) -> dict[str, str]:
+    env = {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "OMP_NUM_THREADS": "1"}
+    if sys.platform.startswith("linux"):
+        env["GLOO_SOCKET_IFNAME"] = "lo"  # gloo stays on the loopback interface
+    return env
+
+
+def _math_config(**kw):
+    # Vanilla GAN: MLPs without batch norm, so per-sample losses make rank shards exactly separable.
+    base = dict(recipe="vanilla", data="toy-ring", options={"n_samples": 1024}, g_width=32, d_width=32, z_dim=8,
+                batch_size=PER_RANK, gp_weight=10.0, r1_gamma=1.0, r1_interval=1, device="cpu", seed=0)
+    return make_config({**base, **kw})
+
+
+def _union_inputs(cfg):
+    g = torch.Generator().manual_seed(123)
+    n = PER_RANK * WORLD
+    return torch.randn(n, 2, generator=g), torch.randn(n, cfg.z_dim, generator=g), torch.rand(n, 1, generator=g)
+
+
+def _phase_gradients(recipe, real, z, eps) -> dict[str, torch.Tensor]:
+    """Gradients of one D phase (loss + gradient penalty), one lazy R1 phase and one G phase, with the
+    random inputs pinned: latents ``z`` and the penalty's interpolation weights ``eps``."""
+    recipe.latent = lambda n, generator=None: z
+    batch, grads, nets = Batch(real, None), {}, recipe.nets
+    original_rand = torch.rand
+    torch.rand = lambda *shape, **kw: eps.clone()  # gradient_penalty draws eps with torch.rand
+    try:
+        for tag, network, loss_fn in (("D", "discriminator", recipe.discriminator_phase),
+                                      ("R1", "discriminator", recipe.discriminator_regularizer),
+                                      ("G", "generator", recipe.generator_phase)):
+            distributed.set_trainable(nets, network)
+            for net in nets.values():
+                net.zero_grad(set_to_none=True)
+            loss, _ = loss_fn(batch, 0)
+            loss.backward()
+            for name, p in nets[network].named_parameters():
+                grads[f"{tag}.{name}"] = p.grad.detach().clone()
+            other = "generator" if network == "discriminator" else "discriminator"
+            # The frozen network got no weight gradient (so DDP had nothing to all-reduce for it).
+            grads[f"{tag}.other_has_grad"] = torch.tensor(any(p.grad is not None for p in nets[other].parameters()))
+    finally:
+        torch.rand = original_rand
+        distributed.set_trainable(nets, None)
+    return grads
+
+
+def _spawned_worker(rank: int, port: int, out: str) -> None:
+    os.environ.update(_localhost_env(port), RANK=str(rank), WORLD_SIZE=str(WORLD), LOCAL_RANK=str(rank))
+    torch.set_num_threads(1)
+    from ganforge.train.trainer import Trainer
+
+    # 1) DDP gradients. Each rank initialises with its own seed: DDP must broadcast rank 0's weights.
+    cfg = _math_config()
+    torch.manual_seed(cfg.seed + rank)
+    info = distributed.init_from_env(cfg.device)
+    dataset = load_dataset(cfg, "train")
+    recipe = RECIPES.get(cfg.recipe)(cfg, dataset)
+    distributed.wrap_recipe(recipe, info, cfg)
+    shard = slice(rank * PER_RANK, (rank + 1) * PER_RANK)
+    real, z, eps = _union_inputs(cfg)
+    save_file(_phase_gradients(recipe, real[shard], z[shard], eps[shard]), f"{out}/grads-{rank}.safetensors")
+
+    # 2) The real Trainer (rank seeds differ, spectral-norm buffers, n_critic 2, R1 every 2 steps):
+    # after training every replica must hold exactly the same weights and buffers.
+    cfg = _math_config(spectral_norm=True, n_critic=2, r1_interval=2, gp_weight=0.0, steps=4, ema_decay=0.99)
+    trainer = Trainer(cfg, run_dir=None, dataset=dataset)
+    before = {k: v.clone() for k, v in trainer.recipe.nets["generator"].state_dict().items()}
+    trainer.fit()
+    state = {f"{name}.{k}": v.contiguous() for name, net in trainer.recipe.nets.items()
+             for k, v in net.state_dict().items()}
+    state["changed"] = torch.tensor(any(not torch.equal(before[k], v) for k, v in
+                                        trainer.recipe.nets["generator"].state_dict().items()))
+    state["has_ema"] = torch.tensor(trainer.ema is not None)
+    save_file(state, f"{out}/state-{rank}.safetensors")
+
+
+@pytest.fixture(scope="module")
+def spawned(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ddp")
+    torch.multiprocessing.spawn(_spawned_worker, args=(_free_port(), str(out)), nprocs=WORLD, join=True)
+    return out
+
+
+def test_ddp_gradients_equal_one_process_on_the_union_batch(spawned):
+    cfg = _math_config()
+    torch.manual_seed(cfg.seed)  # rank 0's initial weights, which DDP broadcast to every rank
+    recipe = RECIPES.get(cfg.recipe)(cfg, load_dataset(cfg, "train"))
+    reference = _phase_gradients(recipe, *_union_inputs(cfg))
+    for rank in range(WORLD):
+        grads = load_file(str(spawned / f"grads-{rank}.safetensors"))
+        assert grads.keys() == reference.keys()
+        for key, value in reference.items():
+            torch.testing.assert_close(grads[key], value, rtol=1e-5, atol=1e-6, msg=lambda m: f"rank {rank} {key}: {m}")
+    assert not any(reference[f"{tag}.other_has_grad"] for tag in ("D", "R1", "G"))
+
+
+def test_replicas_stay_identical_through_the_trainer(spawned):
+    states = [load_file(str(spawned / f"state-{rank}.safetensors")) for rank in range(WORLD)]
+    assert bool(states[0]["changed"]) and bool(states[1]["changed"])
+    assert bool(states[0]["has_ema"]) and not bool(states[1]["has_ema"])  # EMA on rank 0 only
+    assert any("_u" in key for key in states[0])  # spectral-norm power-iteration buffers are compared too
+    for key in states[0]:
+        if key not in ("changed", "has_ema"):
+            assert torch.equal(states[0][key], states[1][key]), key
+
+
+def _torchrun(out: Path, *flags: str) -> subprocess.CompletedProcess:
+    port = _free_port()
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", f"--nproc_per_node={WORLD}",
+           "--master_addr", "127.0.0.1", "--master_port", str(port), "-m", "ganforge", "train",
+           "--recipe", "wgan-gp", "--architecture", "mlp", "--data", "toy-ring", "--options", "{n_samples: 1024}",
+           "--g-width", "32", "--d-width", "32", "--z-dim", "8", "--batch-size", str(PER_RANK), "--n-critic", "2",
+           "--log-every", "2", "--checkpoint-every", "2", "--sample-every", "0", "--device", "cpu", *flags]
+    env = {**os.environ, **_localhost_env(port), "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(cmd, cwd=out.parent, env=env, capture_output=True, text=True, timeout=240)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result
+
+
+def test_torchrun_trains_checkpoints_and_resumes_in_2_then_1_process(tmp_path):
+    run = tmp_path / "run"
+    _torchrun(run, "--steps", "4", "--out", str(run))
+    info = json.loads((run / "run.json").read_text())
+    assert info["status"] == "complete" and info["step"] == 4
+    assert info["distributed"] == {"world_size": 2, "backend": "gloo", "batch_size_per_rank": PER_RANK,
+                                   "global_batch_size": 2 * PER_RANK, "sync_batchnorm": False}
+    # Logging happens on rank 0 only: one line per log step, not one per rank.
+    assert [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()] == [2, 4]
+    meta, _ = latest_checkpoint(run)
+    assert (meta["step"], meta["world_size"], meta["sampler_drawn"]) == (4, 2, 4 * 3)  # 2 critic + 1 G batch
+
+    _torchrun(run, "--resume", str(run), "--steps", "6")
+    meta, tensors = latest_checkpoint(run)
+    assert (meta["step"], meta["world_size"], meta["sampler_drawn"]) == (6, 2, 6 * 3)
+    assert [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()] == [2, 4, 6]
+
+    # The same run continued by one process: its sampler continues from the same epoch position.
+    cfg = make_config({**meta["config"], "steps": 8})
+    ganforge.train(cfg, resume=True)
+    meta, resumed = latest_checkpoint(run)
+    assert (meta["step"], meta["world_size"], meta["sampler_drawn"]) == (8, 1, 6 * 3 * 2 + 2 * 3)
+    assert json.loads((run / "run.json").read_text())["distributed"]["world_size"] == 1
+    for key, value in resumed.items():
+        if key.startswith("net."):
+            assert torch.isfinite(value).all(), key
+    assert not torch.equal(resumed["net.generator.main.0.weight"], tensors["net.generator.main.0.weight"])
+
+
+# -- single-process checks (no process group) ----------------------------------------------------
+def test_without_torchrun_everything_is_single_process(monkeypatch):
+    for key in ("RANK", "WORLD_SIZE"):
+        monkeypatch.delenv(key, raising=False)
+    info = distributed.init_from_env("auto")
+    assert not info.enabled and info.world_size == 1
+    assert distributed.any_rank(info, True) and not distributed.any_rank(info, False)
+    assert distributed.describe(info, make_config({"batch_size": 8}))["global_batch_size"] == 8
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on a machine without a GPU")
+def test_cuda_requested_without_gpu_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv("RANK", "0")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.raises(GanforgeError, match="--device cpu"):
+        distributed.init_from_env("cuda")
+
+
+def test_sync_batchnorm_is_refused_where_it_cannot_work():
+    cfg = make_config({"recipe": "dcgan", "sync_batchnorm": True})
+    nets = {"discriminator": torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.BatchNorm2d(4))}
+    with pytest.raises(GanforgeError, match="CUDA"):
+        distributed.check_sync_batchnorm(cfg, nets, torch.device("cpu"))
+    distributed.check_sync_batchnorm(cfg, nets, torch.device("cuda", 0))  # fine on GPUs without a penalty
+    with pytest.raises(GanforgeError, match="differentiated twice"):
+        distributed.check_sync_batchnorm(cfg.replace(r1_gamma=1.0), nets, torch.device("cuda", 0))
+    # A critic without batch norm has nothing to convert: the penalty is fine.
+    distributed.check_sync_batchnorm(cfg.replace(gp_weight=10.0), {"discriminator": torch.nn.Linear(2, 1)},
+                                     torch.device("cuda", 0))

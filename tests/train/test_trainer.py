@@ -1,0 +1,114 @@
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+import ganforge
+from ganforge.config import make_config
+from ganforge.errors import CheckpointError, DivergenceError, GanforgeError
+from ganforge.train.checkpoint import latest_checkpoint
+from ganforge.train.trainer import Trainer
+
+
+def _cfg(out, **kw):
+    base = dict(steps=12, batch_size=32, g_width=16, d_width=16, z_dim=16, log_every=3, sample_every=0,
+                checkpoint_every=6, deterministic=True, seed=3, out=str(out), n_critic=2)
+    return make_config({**base, **kw})
+
+
+def _final_tensors(run):
+    meta, _ = latest_checkpoint(run)
+    return load_file(str(run / "checkpoints" / meta["tensors"])), meta
+
+
+def test_resume_is_exact(tmp_path):
+    """N steps straight == N/2 steps + resume + N/2 steps: same weights, EMA, optimiser state, RNG."""
+    straight = ganforge.train(_cfg(tmp_path / "a"))
+    ganforge.train(_cfg(tmp_path / "b", steps=6))
+    resumed = ganforge.train(_cfg(tmp_path / "b"), resume=True)
+    a, meta_a = _final_tensors(straight)
+    b, meta_b = _final_tensors(resumed)
+    assert meta_a["step"] == meta_b["step"] == 12
+    assert meta_a["sampler_drawn"] == meta_b["sampler_drawn"] == 12 * 3  # n_critic 2 + 1 generator batch
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+    # And training actually changed the weights (the comparison is not vacuous).
+    first = ganforge.train(_cfg(tmp_path / "c", steps=1))
+    c, _ = _final_tensors(first)
+    assert not torch.equal(c["net.generator.main.0.weight"], a["net.generator.main.0.weight"])
+
+
+def test_run_folder_contents(tmp_path):
+    run = ganforge.train(_cfg(tmp_path / "r", sample_every=6))
+    for name in ("config.yaml", "data.json", "run.json", "metrics.jsonl", "loss.png", "samples.png",
+                 "samples/step-00000006.png"):
+        assert (run / name).is_file(), name
+    assert json.loads((run / "run.json").read_text())["status"] == "complete"
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [3, 6, 9, 12]
+    assert {"d_loss", "g_loss"} <= records[0].keys()
+
+
+def test_refuses_to_overwrite_a_run_and_resume_needs_one(tmp_path):
+    ganforge.train(_cfg(tmp_path / "r", steps=2))
+    with pytest.raises(GanforgeError, match="--resume"):
+        ganforge.train(_cfg(tmp_path / "r", steps=2))
+    with pytest.raises(CheckpointError):
+        ganforge.train(_cfg(tmp_path / "empty", steps=2), resume=True)
+
+
+def test_resume_with_another_recipe_is_refused(tmp_path):
+    ganforge.train(_cfg(tmp_path / "r", steps=2))
+    with pytest.raises(CheckpointError, match="recipe"):
+        ganforge.train(_cfg(tmp_path / "r", steps=4, recipe="vanilla"), resume=True)
+
+
+def test_phases_n_critic_and_interval(tmp_path):
+    trainer = Trainer(_cfg(tmp_path, n_critic=3), run_dir=None)
+    trainer.train_step()
+    assert trainer.sampler.drawn == 4
+
+
+class _NaNAfter:
+    """Wraps a phase loss so that it returns NaN from a given step on (simulated divergence)."""
+
+    def __init__(self, fn, from_step):
+        self.fn, self.from_step = fn, from_step
+
+    def __call__(self, batch, step):
+        loss, logs = self.fn(batch, step)
+        return (loss * float("nan") if step >= self.from_step else loss), logs
+
+
+def test_divergence_rolls_back_then_stops_and_never_checkpoints_nan(tmp_path):
+    cfg = _cfg(tmp_path / "r", steps=12, checkpoint_every=3, log_every=3, max_rollbacks=2)
+    trainer = Trainer(cfg)
+    trainer.phases[0].loss = _NaNAfter(trainer.phases[0].loss, 7)
+    with pytest.raises(DivergenceError, match="diverged"):
+        trainer.fit()
+    assert trainer.rollbacks == 2
+    assert trainer.lr_scale == pytest.approx(0.25)
+    meta, tensors = latest_checkpoint(tmp_path / "r")
+    assert meta["step"] == 6
+    assert all(torch.isfinite(t).all() for k, t in tensors.items() if t.is_floating_point())
+    assert json.loads((tmp_path / "r" / "run.json").read_text())["status"] == "failed"
+    events = [json.loads(line) for line in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
+    assert sum(e.get("event") == "rollback" for e in events) == 2
+
+
+def test_transient_divergence_recovers(tmp_path):
+    cfg = _cfg(tmp_path / "r", steps=12, checkpoint_every=3, log_every=3)
+    trainer = Trainer(cfg)
+    original = trainer.phases[0].loss
+    calls = {"n": 0}
+
+    def once_nan(batch, step):
+        loss, logs = original(batch, step)
+        calls["n"] += 1
+        return (loss * float("nan") if calls["n"] == 10 else loss), logs
+
+    trainer.phases[0].loss = once_nan
+    trainer.fit()
+    assert trainer.rollbacks == 1 and trainer.step == 12 and trainer.weights_finite()
