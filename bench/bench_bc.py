@@ -57,7 +57,7 @@ EXPERIMENTS = {
     "moons": {"data": "moons", "base": VECTOR, "steps": 1000, "lambda": 10.0},
     "breast_cancer": {"data": "sk:breast_cancer", "base": VECTOR, "steps": 1000, "lambda": 10.0},
     "wine": {"data": "sk:wine", "base": {**VECTOR, "batch_size": 32}, "steps": 1000, "lambda": 10.0},
-    "digits": {"data": "digits", "base": IMAGE, "steps": 1500, "lambda": 10.0, "cnn_steps": 300},
+    "digits": {"data": "digits", "base": IMAGE, "steps": 1000, "lambda": 10.0, "cnn_steps": 300},
     "mnist": {"data": "mnist", "base": IMAGE, "steps": 800, "lambda": 10.0, "cnn_steps": 300,
               "max_train": 5000},
 }
@@ -236,10 +236,13 @@ def compare(name: str, overrides: dict, seeds=SEEDS) -> dict:
 def ablation(overrides: dict, lambdas=(0.0, 1.0, 10.0, 100.0), seeds=(0, 1)) -> dict:
     exp = EXPERIMENTS["gaussians"]
     train, test = splits(exp, overrides)
-    rows = []
+    rows, done = [], _finished_gaussian_runs(exp)
     for weight in lambdas:
         runs = []
         for seed in seeds:
+            if (weight, seed) in done:  # the same config and seed already ran in `gaussians`: reuse it
+                runs.append(done[weight, seed])
+                continue
             result, _ = run_one(exp, train, test, seed, weight, overrides)
             runs.append(result)
         rows.append({"bc_weight": weight, **summarise(runs), "runs": runs})
@@ -248,6 +251,16 @@ def ablation(overrides: dict, lambdas=(0.0, 1.0, 10.0, 100.0), seeds=(0, 1)) -> 
            "command": "python bench/bench_bc.py " + " ".join(sys.argv[1:])}
     write_json(RESULTS / "bc-ablation.json", out)
     return out
+
+
+def _finished_gaussian_runs(exp: dict) -> dict:
+    path = RESULTS / "bc-gaussians.json"
+    if not path.is_file():
+        return {}
+    d = json.loads(path.read_text())
+    if d["steps"] != exp["steps"] or d["config"] != exp["base"]:
+        return {}
+    return {(r["bc_weight"], r["seed"]): r for arm in ("base", "bc") for r in d["runs"][arm]}
 
 
 def _pm(s: dict, digits: int = 3, scale: float = 1.0) -> str:

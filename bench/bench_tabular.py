@@ -12,7 +12,10 @@ Tables (no download):
   categorical columns; its docstring documents every column). It is *not* UCI Adult.
 
 Protocol: a stratified 70/30 train/test split (seed 0). ``tabular-gan`` trains on the train split
-for ``--steps`` steps (its YAML defaults otherwise: batch 100, pac 10, WGAN-GP); "BC" adds the
+for ``--steps`` steps at learning rate ``--lr`` (1e-3: a short budget), batch 100 and pac 2:
+50 packed critic inputs per step like CTGAN's batch 500 / pac 10, which is 5x the compute per step
+(pac 10 with a batch of 100, only 10 packs, did not learn the label dependence in 600 steps on
+wine; see docs/TABULAR.md). Otherwise the YAML defaults (WGAN-GP, Adam betas (0.5, 0.9)). "BC" adds the
 BC-loss with ``bc_weight`` = ``--bc-weight`` (logreg + mlp classifiers on the encoded rows, linear
 kernel). The synthetic set has the train split's size, labels at the real frequencies. Classifiers:
 the families of ``ganforge.metrics.compatibility`` (logistic regression, SVM-RBF, 5-NN, decision
@@ -82,8 +85,10 @@ class Featuriser:
         return np.concatenate(parts, axis=1), y
 
 
-def train_and_sample(train: pd.DataFrame, target: str, seed: int, steps: int, bc_weight: float):
+def train_and_sample(train: pd.DataFrame, target: str, seed: int, steps: int, bc_weight: float, lr: float,
+                     batch_size: int, pac: int):
     cfg = make_config({"recipe": "tabular-gan", "target": target, "steps": steps, "seed": seed, "device": "cpu",
+                       "lr_g": lr, "lr_d": lr, "batch_size": batch_size, "options": {"pac": pac},
                        "bc_weight": bc_weight, "bc_classifiers": "logreg,mlp", "log_every": 100})
     dataset = from_frame(train, cfg)
     torch.manual_seed(seed)
@@ -98,7 +103,8 @@ def f1_of(scores: dict) -> dict:
     return {family: round(s["f1"], 4) for family, s in scores.items()}
 
 
-def run(datasets, seeds: int, steps: int, bc_weight: float, path: Path = RESULTS) -> dict:
+def run(datasets, seeds: int, steps: int, bc_weight: float, lr: float, batch_size: int, pac: int,
+        path: Path = RESULTS) -> dict:
     torch.set_num_threads(1)
     results = json.loads(path.read_text()) if path.is_file() else {}
     for name in datasets:
@@ -110,12 +116,13 @@ def run(datasets, seeds: int, steps: int, bc_weight: float, path: Path = RESULTS
         k = len(featurise.classes)
         trtr = f1_of(classifier_scores(x_train, y_train, x_test, y_test, k, SKLEARN_FAMILIES, seed=0))
         entry = {"rows": len(frame), "train_rows": len(train), "test_rows": len(test), "classes": k,
-                 "metric": "F1" if k == 2 else "macro-F1", "steps": steps, "bc_weight": bc_weight,
+                 "metric": "F1" if k == 2 else "macro-F1", "steps": steps, "lr": lr, "batch_size": batch_size, "pac": pac,
+                 "bc_weight": bc_weight,
                  "trtr": trtr, "trtr_mean": round(float(np.mean(list(trtr.values()))), 4), "runs": {}}
         for variant, weight in (("base", 0.0), ("bc", bc_weight)):
             runs = []
             for seed in range(seeds):
-                synth, seconds = train_and_sample(train, target, seed, steps, weight)
+                synth, seconds = train_and_sample(train, target, seed, steps, weight, lr, batch_size, pac)
                 x_syn, y_syn = featurise(synth)
                 tstr = f1_of(classifier_scores(x_syn, y_syn, x_test, y_test, k, SKLEARN_FAMILIES, seed=seed))
                 runs.append({"seed": seed, "train_seconds": round(seconds, 1), "tstr": tstr,
@@ -171,11 +178,15 @@ def main(argv=None) -> int:
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--steps", type=int, default=1000)
     p.add_argument("--bc-weight", type=float, default=1.0)
+    p.add_argument("--lr", type=float, default=1e-3, help="lr_g = lr_d (CTGAN's 2e-4 needs ~10x more steps)")
+    p.add_argument("--batch-size", type=int, default=100)
+    p.add_argument("--pac", type=int, default=2, help="rows per critic input (CTGAN: 10 with batch 500)")
     p.add_argument("--results", type=Path, default=RESULTS, help=f"results JSON [default: {RESULTS}]")
     p.add_argument("--table", action="store_true", help="only print the Markdown table of the saved results")
     args = p.parse_args(argv)
     if not args.table:
-        run([d for d in args.datasets.split(",") if d], args.seeds, args.steps, args.bc_weight, args.results)
+        run([d for d in args.datasets.split(",") if d], args.seeds, args.steps, args.bc_weight, args.lr, args.batch_size,
+            args.pac, args.results)
     print(table(json.loads(args.results.read_text())))
     return 0
 

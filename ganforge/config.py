@@ -99,6 +99,10 @@ class Config:
     rollback_lr_factor: float = _opt(0.5, "multiply learning rates by this after a rollback")
     max_rollbacks: int = _opt(3, "give up after this many rollbacks")
     max_grad_norm: float = _opt(1e4, "a gradient norm above this counts as divergence")
+    collapse_warning: bool = _opt(True, "warn (progress bar + metrics.jsonl event) when the sample diversity of a "
+                                        "fixed batch drops sharply: a sign of mode collapse")
+    collapse_threshold: float = _opt(0.25, "mode-collapse warning when diversity falls below this fraction of "
+                                           "its running maximum")
     # --- recipe-specific extras (documented by each recipe) -------------------------------
     options: dict = _opt({}, "recipe-specific options, e.g. {pac: 10}")
 
@@ -240,6 +244,8 @@ def validate(cfg: Config) -> None:
         bad("label_smoothing", "it must be in [0, 1)")
     if not 0 < cfg.rollback_lr_factor <= 1:
         bad("rollback_lr_factor", "it must be in (0, 1]")
+    if not 0 < cfg.collapse_threshold < 1:
+        bad("collapse_threshold", "it must be in (0, 1)")
     for key in ("grad_clip", "gp_weight", "clip_value", "r1_gamma", "instance_noise", "bc_weight",
                 "ema_start", "log_every", "sample_every", "checkpoint_every", "eval_every", "max_rollbacks"):
         if getattr(cfg, key) < 0:
@@ -252,3 +258,22 @@ def validate(cfg: Config) -> None:
         bad("eval_samples", "it must be between 1 and 1000000")
     if not cfg.device.startswith(("auto", "cpu", "cuda", "mps")):
         bad("device", "use auto, cpu, cuda or cuda:N")
+
+
+def config_markdown() -> str:
+    """docs/CONFIG.md, generated from the dataclass so it cannot drift (a test compares them)."""
+    lines = ["# Configuration keys", "",
+             "Generated from `ganforge/config.py` by `python -m ganforge.config > docs/CONFIG.md`.",
+             "Order of precedence, later wins: these defaults < `ganforge/configs/<recipe>.yaml` < "
+             "`--config FILE.yaml` < command-line flags (`lr_d` -> `--lr-d`).", "",
+             "| key | default | meaning |", "| --- | --- | --- |"]
+    for f in fields(Config):
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        choices = f.metadata.get("choices")
+        meaning = f.metadata.get("help", "") + (f" (one of: {', '.join(choices)})" if choices else "")
+        lines.append(f"| `{f.name}` | `{default!r}` | {meaning} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(config_markdown(), end="")

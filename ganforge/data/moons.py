@@ -46,7 +46,10 @@ def sample_overlapping_gaussians(n: int, seed: int, n_classes: int = 3, radius: 
 
 def _load(cfg, split: str, name: str) -> Dataset:
     options = dict(cfg.options or {})
-    key, default = ("n_samples", DEFAULT_TRAIN_SAMPLES) if split == "train" else ("n_test_samples", DEFAULT_TEST_SAMPLES)
+    if split == "train":
+        key, default = "n_samples", DEFAULT_TRAIN_SAMPLES
+    else:
+        key, default = "n_test_samples", DEFAULT_TEST_SAMPLES
     n = _number(options, key, default, integer=True, low=2, high=MAX_SAMPLES, name=name)
     data_seed = _number(options, "data_seed", 0, integer=True, low=0, high=2**31, name=name)
     seed = data_seed * 10_007 + SPLIT_SEED_OFFSET[split]

@@ -146,7 +146,8 @@ class BoundaryCalibration(nn.Module):
         if num_classes < 2 or getattr(dataset, "y", None) is None:
             raise GanforgeError(
                 f"the BC-loss needs a labelled dataset (its classifiers are trained on the real labels); "
-                f"{getattr(dataset, 'name', 'this dataset')!r} has no labels. Set --bc-weight 0 or use a labelled dataset.")
+                f"{getattr(dataset, 'name', 'this dataset')!r} has no labels. Set --bc-weight 0 or use a "
+                f"labelled dataset.")
         self.kernel = cfg.bc_kernel
         self.source = cfg.bc_source
         if self.kernel not in ("linear", "rbf"):
@@ -244,7 +245,8 @@ class BoundaryCalibration(nn.Module):
         real_y = getattr(real_batch, "y", None)
         conditional = fake_labels is not None
         if conditional and real_y is None:
-            raise GanforgeError("the class-conditional BC-loss needs the real batch's labels; the data loader gave none.")
+            raise GanforgeError("the class-conditional BC-loss needs the real batch's labels; "
+                                "the data loader gave none.")
         with torch.no_grad():
             real_post = self.posteriors(real_x)
         fake_post = self.posteriors(fake)

@@ -20,9 +20,13 @@ def logits_of(output) -> torch.Tensor:
 
 def _input_gradient(discriminator, x: torch.Tensor, y=None) -> torch.Tensor:
     """d sum(D(x)) / dx with the graph kept (so the penalty itself can be back-propagated)."""
-    scores = logits_of(discriminator(x, y)).float()
+    output = discriminator(x, y)
+    scores = logits_of(output).float()
     (grad,) = torch.autograd.grad(scores.sum(), x, create_graph=True)
-    return grad.flatten(1)
+    # + 0 x D's outputs (as StyleGAN2-ADA does): numerically nothing, but every weight of D gets a
+    # (zero) gradient, which DDP waits for; the input gradient alone misses e.g. the last bias.
+    outputs = output if isinstance(output, (tuple, list)) else (output,)
+    return grad.flatten(1) + 0.0 * sum(o.float().sum() for o in outputs)
 
 
 def gradient_penalty(discriminator, real: torch.Tensor, fake: torch.Tensor, y=None,

@@ -131,7 +131,8 @@ def classifier_scores(x_train, y_train, x_test, y_test, num_classes: int, famili
             pred = _fit_predict_cnn(images[0], y_train, images[1], num_classes, seed, max_train, cnn_steps)
         else:
             pred = _fit_predict_sklearn(family, x_train, y_train, x_test, seed, max_train, max_svm)
-        out[family] = {**_scores(y_test, np.asarray(pred), num_classes), "seconds": round(time.perf_counter() - start, 3)}
+        out[family] = {**_scores(y_test, np.asarray(pred), num_classes),
+                       "seconds": round(time.perf_counter() - start, 3)}
     return out
 
 

@@ -1,9 +1,13 @@
 """ACGAN (Odena, Olah & Shlens, "Conditional Image Synthesis with Auxiliary Classifier GANs", 2017).
 
 G(z, y) sees the label; D(x) returns (adversarial logits, class logits) and does not see the label.
-D minimises adversarial loss + CE(class | real) + CE(class | fake); G minimises its adversarial loss
-+ CE(class | fake), i.e. it must produce samples the auxiliary classifier recognises as the class it
-was asked for. ``options: {aux_weight: 1.0}`` scales the classification terms.
+D minimises adversarial loss + CE(class | real) [+ CE(class | fake)]; G minimises its adversarial
+loss + CE(class | fake), i.e. it must produce samples the auxiliary classifier recognises as the class
+it was asked for. Options: ``aux_weight`` (1.0) scales the classification terms; ``fake_class_weight``
+(0.0 here; 1.0 is the paper) weights D's classification of fakes. We default it off: when D also
+learns to classify fakes, G and D can agree on labels for samples that do not look like the class
+(on digits, a real-data classifier then disagreed on whole classes), while a classifier trained on
+reals only makes G produce what the data calls class c.
 """
 from __future__ import annotations
 
@@ -26,8 +30,10 @@ class ACGAN(ObjectiveGAN):
         weight = (cfg.options or {}).get("aux_weight", 1.0)
         if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not weight >= 0:
             raise GanforgeError(f"option 'aux_weight' is {weight!r}; it must be a non-negative number (e.g. 1.0).")
-        self.aux_weight = float(weight)
-        self.fake_class_weight = float((cfg.options or {}).get("fake_class_weight", 1.0))
+        fake_weight = (cfg.options or {}).get("fake_class_weight", 0.0)
+        if isinstance(fake_weight, bool) or not isinstance(fake_weight, (int, float)) or not fake_weight >= 0:
+            raise GanforgeError(f"option 'fake_class_weight' is {fake_weight!r}; it must be a non-negative number (0 or 1).")
+        self.aux_weight, self.fake_class_weight = float(weight), float(fake_weight)
 
     def discriminator_loss(self, batch, fake, fake_labels, step):
         real_logits, real_classes = self.discriminator(batch.x)

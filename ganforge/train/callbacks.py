@@ -127,12 +127,71 @@ class LossCurve(Callback):
 class Evaluate(Callback):
     """Metrics every eval_every steps, logged to metrics.jsonl (the eval curve)."""
 
+    def on_start(self, trainer):
+        from ganforge.data import load_dataset
+        from ganforge.errors import GanforgeError
+
+        # Compare with the held-out split (the training split when a dataset has none).
+        try:
+            self.reference = load_dataset(trainer.cfg, "test")
+        except GanforgeError:
+            self.reference = trainer.dataset
+
     def on_step(self, trainer):
         if trainer.step % trainer.cfg.eval_every and trainer.step != trainer.cfg.steps:
             return
         from ganforge.metrics import evaluate
 
         x, _ = generate(trainer.recipe, sampling_module(trainer), trainer.cfg.eval_samples, seed=trainer.cfg.seed + 2)
-        results = evaluate(x, trainer.dataset, trainer.cfg.eval_metrics.split(","), extractor=trainer.cfg.eval_extractor)
+        results = evaluate(x, self.reference, trainer.cfg.eval_metrics.split(","), extractor=trainer.cfg.eval_extractor,
+                           train_dataset=trainer.dataset)
         with open(trainer.run_dir / "metrics.jsonl", "a") as f:
             f.write(json.dumps({"step": trainer.step, "eval": results}) + "\n")
+
+
+class CollapseWarning(Callback):
+    """Mode-collapse alarm: the diversity of a fixed batch, measured at log steps (which sync anyway).
+
+    Diversity = mean pairwise L2 distance between generated samples in model space (pixels in [-1, 1],
+    or the vectors), from a fixed noise batch through the raw generator (it collapses before its EMA
+    shows it). Conditional models: the mean over classes of the within-class distance, so a generator
+    that ignores its noise and draws one sample per class still counts as collapsed. Pixels rather than
+    discriminator features: D's features move with D, so a drop there need not be the generator's.
+    The scale depends on the data, hence the test is relative: a warning (progress bar and a
+    ``{"event": "mode_collapse"}`` record in metrics.jsonl) when diversity falls below
+    ``cfg.collapse_threshold`` x its running maximum; once per episode (re-armed when it recovers).
+    The value is logged as ``collapse/diversity``.
+    """
+
+    SAMPLES = 64
+
+    def on_start(self, trainer):
+        self.best, self.warned = 0.0, False
+
+    def diversity(self, trainer) -> float:
+        recipe = trainer.recipe
+        n = min(max(self.SAMPLES, 4 * recipe.num_classes), 1024)
+        x, y = generate(recipe, recipe.nets["generator"], n, seed=trainer.cfg.seed + 3)
+        flat = x.flatten(1).double()
+        if y is None:
+            return float(torch.pdist(flat).mean())
+        per_class = [torch.pdist(flat[y == c]).mean() for c in y.unique() if int((y == c).sum()) >= 2]
+        return float(torch.stack(per_class).mean())
+
+    def on_log(self, trainer, logs):
+        value = self.diversity(trainer)
+        logs["collapse/diversity"] = value
+        if not value == value:  # NaN: the divergence guard's business, not this one's
+            return
+        self.best = max(self.best, value)
+        collapsed = value < trainer.cfg.collapse_threshold * self.best
+        if collapsed and not self.warned:
+            from tqdm.auto import tqdm
+
+            tqdm.write(f"warning: possible mode collapse at step {trainer.step}: sample diversity {value:.3g} is "
+                       f"{value / self.best:.0%} of its maximum {self.best:.3g} (samples look alike); consider "
+                       f"a lower lr_g, more n_critic, a gradient penalty or --spectral-norm.")
+            with open(trainer.run_dir / "metrics.jsonl", "a") as f:
+                f.write(json.dumps({"step": trainer.step, "event": "mode_collapse", "diversity": value,
+                                    "max_diversity": self.best}) + "\n")
+        self.warned = collapsed

@@ -15,6 +15,7 @@ See docs/DISTRIBUTED.md for the commands and for why each choice below was made.
 from __future__ import annotations
 
 import atexit
+import datetime
 import inspect
 import os
 from dataclasses import dataclass
@@ -64,7 +65,10 @@ def init_from_env(device_name: str = "auto") -> DistInfo:
     if device.type == "cuda":
         torch.cuda.set_device(device)
     if not dist.is_initialized():
-        dist.init_process_group(backend)
+        # How long a rank waits for the others (rank 0 evaluating, a slow checkpoint); torch's default otherwise.
+        timeout = os.environ.get("GANFORGE_DIST_TIMEOUT")
+        kwargs = {"timeout": datetime.timedelta(seconds=float(timeout))} if timeout else {}
+        dist.init_process_group(backend, **kwargs)
         atexit.register(_shutdown)
     backend = dist.get_backend()
     # Flags are one-element CPU tensors: reducing them on NCCL would need a GPU copy and a host sync.

@@ -119,6 +119,8 @@ class Trainer:
         if self.run_dir is None or not self.is_main:
             return []
         out = [cb.ProgressBar(), cb.MetricsLog(), cb.SampleGrid(), cb.LossCurve()]
+        if self.cfg.collapse_warning:
+            out.insert(1, cb.CollapseWarning())  # before MetricsLog: its diversity goes into the log record
         if self.cfg.eval_every:
             out.append(cb.Evaluate())
         return out
@@ -189,8 +191,7 @@ class Trainer:
         try:
             while self.step < cfg.steps:
                 self.train_step()
-                if self.dist.enabled and distributed.any_rank(self.dist, self._stop_signal is not None):
-                    self._stop_signal = self._stop_signal or signal.SIGTERM  # all ranks stop at one step
+                stop = self._stop_agreed()
                 if self.step % cfg.log_every == 0 or self.step == cfg.steps:
                     if self._check_divergence():
                         continue  # rolled back: self.step moved back
@@ -200,11 +201,11 @@ class Trainer:
                 for cb in self.callbacks:
                     cb.on_step(self)
                 due = cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0
-                if due or self.step == cfg.steps or self._stop_signal is not None:
+                if due or self.step == cfg.steps or stop:
                     if self._check_divergence():
                         continue
                     self.save_checkpoint()
-                if self._stop_signal is not None:
+                if stop:
                     break
         finally:
             self._restore_signal_handlers(previous_handlers)
@@ -325,6 +326,14 @@ class Trainer:
     def stop_signal(self) -> int | None:
         """The signal (SIGINT/SIGTERM) that stopped ``fit`` early, or None."""
         return self._stop_signal
+
+    def _stop_agreed(self) -> bool:
+        """Stop now? Decided once per step and, under DDP, by all ranks together: a signal reaches
+        each rank at a different moment, and ranks that disagree would deadlock in their collectives."""
+        stop = distributed.any_rank(self.dist, self._stop_signal is not None)
+        if stop and self._stop_signal is None:
+            self._stop_signal = signal.SIGTERM  # another rank was signalled
+        return stop
 
     def _on_signal(self, signum, frame) -> None:
         if self._stop_signal is not None:  # second Ctrl-C: stop now

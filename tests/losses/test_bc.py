@@ -139,10 +139,10 @@ def test_module_is_unbiased_for_the_population_value(kernel):
         population = sum(
             sum(mmd2_plugin(pr[data.y == c], pf[data.y == c], kernel, bw) for c in range(3)) / 3
             for pr, pf, bw in zip(bc.posteriors(data.x), bc.posteriors(fake_x), bc.bandwidths)) / 2
-        values = []
+        values, by_class = [], [torch.nonzero(data.y == c).squeeze(1) for c in range(3)]
         for _ in range(600):
-            idx = torch.cat([torch.nonzero(data.y == c).squeeze(1)[torch.randint(300, (3,), generator=gen)] for c in range(3)])
-            jdx = torch.cat([torch.nonzero(data.y == c).squeeze(1)[torch.randint(300, (3,), generator=gen)] for c in range(3)])
+            idx, jdx = (torch.cat([by_class[c][torch.randint(300, (3,), generator=gen)] for c in range(3)])
+                        for _ in range(2))
             values.append(float(bc(fake_x[jdx], data.y[jdx], SimpleNamespace(x=data.x[idx], y=data.y[idx]))))
     values = torch.tensor(values, dtype=torch.float64)
     se = values.std() / len(values) ** 0.5
@@ -185,7 +185,8 @@ def test_minimising_bc_calibrates_the_generator():
     before = population()
     for _ in range(150):
         idx = torch.randint(900, (48,))
-        loss = bc(data.x[idx] + shift[data.y[idx]], data.y[idx], SimpleNamespace(x=data.x[idx.flip(0)], y=data.y[idx.flip(0)]))
+        real = SimpleNamespace(x=data.x[idx.flip(0)], y=data.y[idx.flip(0)])
+        loss = bc(data.x[idx] + shift[data.y[idx]], data.y[idx], real)
         opt.zero_grad()
         loss.backward()
         opt.step()

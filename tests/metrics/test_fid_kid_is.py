@@ -39,6 +39,14 @@ def test_fid_of_a_set_with_itself_is_zero_and_stats_are_unbiased():
     assert frechet_distance(mu, sigma, mu2, sigma2) == pytest.approx(64, rel=1e-6)
 
 
+def test_fid_with_singular_covariances_fewer_samples_than_dimensions():
+    x = torch.randn(10, 32, generator=torch.Generator().manual_seed(3))
+    mu, sigma = feature_stats(x)
+    assert frechet_distance(mu, sigma, mu, sigma) == pytest.approx(0, abs=1e-8)
+    mu2, sigma2 = feature_stats(x + 0.5)  # same covariance: FID = |shift|^2 = 32 * 0.25
+    assert frechet_distance(mu, sigma, mu2, sigma2) == pytest.approx(8.0, rel=1e-6)
+
+
 def test_fid_rejects_mismatched_statistics():
     with pytest.raises(GanforgeError, match="do not match"):
         frechet_distance(np.zeros(3), np.eye(3), np.zeros(4), np.eye(4))

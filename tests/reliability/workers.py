@@ -118,10 +118,32 @@ def _worker_main(argv: list[str], conn, stop_at) -> None:
     os._exit(code)
 
 
+_warm = False
+
+
+def warm_imports() -> None:
+    """Import in the parent what every worker would otherwise import again after each fork: the CLI's
+    command modules, matplotlib, and torch._inductor (which ``torch.use_deterministic_algorithms``
+    imports on first use: ~2-10 s). Importing has no effect on torch's global state."""
+    global _warm
+    if _warm:
+        return
+    import torch._inductor  # noqa: F401
+
+    import ganforge.train.trainer  # noqa: F401  (recipes, datasets, nets)
+    from ganforge.cli import build_parser
+    from ganforge.utils.plots import _pyplot
+
+    build_parser()
+    _pyplot()
+    _warm = True
+
+
 class Worker:
     """One forked ``ganforge`` process; ``events`` collects what it reported."""
 
     def __init__(self, argv: list[str], stop_at: tuple[str, int] | None = None):
+        warm_imports()
         ctx = mp.get_context("fork")
         self._recv, send = ctx.Pipe(duplex=False)
         self.process = ctx.Process(target=_worker_main, args=(argv, send, stop_at), daemon=True)

@@ -1,15 +1,16 @@
 """Distributed data-parallel training: 2 CPU processes with gloo on localhost.
 
-Two multi-process launches keep the suite cheap (each process imports torch): one
-``torch.multiprocessing.spawn`` run checks the maths (averaged DDP gradients == one process on the
-union batch, for the D loss with a gradient penalty, R1 and the G loss; replicas stay identical
-through the real Trainer), one ``torchrun`` run checks the command line (train, checkpoint, resume
-with 2 processes, then resume the 2-process run in 1 process).
+Two multi-process launches keep the suite cheap (each process imports torch). A
+``torch.multiprocessing.spawn`` run checks the maths: averaged DDP gradients == one process on the
+union batch (D loss with gradient penalty, lazy R1, G loss), and replicas stay identical through the
+real Trainer, also after resuming with 2 processes. A ``torchrun`` run checks the command line:
+WGAN-GP trains and checkpoints on 2 processes, then 1 process resumes that run.
 """
 from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -25,6 +26,7 @@ from ganforge.data import Batch, load_dataset
 from ganforge.errors import GanforgeError
 from ganforge.recipes import RECIPES
 from ganforge.train import distributed
+from ganforge.train.callbacks import Callback
 from ganforge.train.checkpoint import latest_checkpoint
 
 WORLD = 2
@@ -39,7 +41,8 @@ def _free_port() -> int:
 
 
 def _localhost_env(port: int) -> dict[str, str]:
-    env = {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "OMP_NUM_THREADS": "1"}
+    # A broken collective fails the test within a minute instead of hanging for torch's 30.
+    env = {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "OMP_NUM_THREADS": "1", "GANFORGE_DIST_TIMEOUT": "60"}
     if sys.platform.startswith("linux"):
         env["GLOO_SOCKET_IFNAME"] = "lo"  # gloo stays on the loopback interface
     return env
@@ -101,18 +104,35 @@ def _spawned_worker(rank: int, port: int, out: str) -> None:
     real, z, eps = _union_inputs(cfg)
     save_file(_phase_gradients(recipe, real[shard], z[shard], eps[shard]), f"{out}/grads-{rank}.safetensors")
 
-    # 2) The real Trainer (rank seeds differ, spectral-norm buffers, n_critic 2, R1 every 2 steps):
-    # after training every replica must hold exactly the same weights and buffers.
-    cfg = _math_config(spectral_norm=True, n_critic=2, r1_interval=2, gp_weight=0.0, steps=4, ema_decay=0.99)
-    trainer = Trainer(cfg, run_dir=None, dataset=dataset)
+    # 2) The real Trainer (rank seeds differ, spectral-norm buffers, n_critic 2, R1 every 2 steps), 4 steps
+    # then resumed to 6 by the same 2 processes: every replica must hold exactly the same weights and buffers.
+    cfg = _math_config(spectral_norm=True, n_critic=2, r1_interval=2, gp_weight=0.0, steps=4, ema_decay=0.99,
+                       out=f"{out}/run", log_every=2, checkpoint_every=2, sample_every=0)
+    trainer = Trainer(cfg, dataset=dataset)
     before = {k: v.clone() for k, v in trainer.recipe.nets["generator"].state_dict().items()}
     trainer.fit()
-    state = {f"{name}.{k}": v.contiguous() for name, net in trainer.recipe.nets.items()
+    # (compared before resuming too: loading rank 0's checkpoint everywhere would hide unsynced buffers)
+    state = {f"fresh.{name}.{k}": v.contiguous() for name, net in trainer.recipe.nets.items()
              for k, v in net.state_dict().items()}
+    trainer = Trainer(cfg.replace(steps=6), dataset=dataset, resume=True)
+    assert trainer.step == 4
+    trainer.fit()
+    state.update({f"{name}.{k}": v.contiguous() for name, net in trainer.recipe.nets.items()
+                  for k, v in net.state_dict().items()})
     state["changed"] = torch.tensor(any(not torch.equal(before[k], v) for k, v in
                                         trainer.recipe.nets["generator"].state_dict().items()))
     state["has_ema"] = torch.tensor(trainer.ema is not None)
+    # 3) A signal reaching only rank 1 (at step 2): both ranks stop together at the next step and checkpoint.
+    trainer = Trainer(cfg.replace(steps=50, out=f"{out}/stopped"), dataset=dataset, callbacks=[_SignalRank1()])
+    trainer.fit()
+    state["stopped_at"] = torch.tensor(trainer.step)
     save_file(state, f"{out}/state-{rank}.safetensors")
+
+
+class _SignalRank1(Callback):
+    def on_step(self, trainer):
+        if trainer.dist.rank == 1 and trainer.step == 2:
+            trainer._on_signal(signal.SIGTERM, None)
 
 
 @pytest.fixture(scope="module")
@@ -139,10 +159,18 @@ def test_replicas_stay_identical_through_the_trainer(spawned):
     states = [load_file(str(spawned / f"state-{rank}.safetensors")) for rank in range(WORLD)]
     assert bool(states[0]["changed"]) and bool(states[1]["changed"])
     assert bool(states[0]["has_ema"]) and not bool(states[1]["has_ema"])  # EMA on rank 0 only
-    assert any("_u" in key for key in states[0])  # spectral-norm power-iteration buffers are compared too
+    assert any(key.startswith("fresh.") and key.endswith("_u") for key in states[0])  # spectral-norm power-iteration buffers are compared too
     for key in states[0]:
-        if key not in ("changed", "has_ema"):
+        if key not in ("changed", "has_ema", "stopped_at"):
             assert torch.equal(states[0][key], states[1][key]), key
+    meta, tensors = latest_checkpoint(spawned / "run")  # written by rank 0, after resuming with 2 processes
+    assert (meta["step"], meta["world_size"], meta["sampler_drawn"]) == (6, 2, 6 * 3 + 6 // 2)  # 2 D + 1 G (+ R1)
+    assert torch.equal(tensors["net.generator.main.0.weight"], states[1]["generator.main.0.weight"])
+    assert int(states[0]["stopped_at"]) == int(states[1]["stopped_at"]) == 3
+    assert json.loads((spawned / "stopped" / "run.json").read_text())["status"] == "interrupted"
+    assert latest_checkpoint(spawned / "stopped")[0]["step"] == 3
+    assert [json.loads(line)["step"] for line in (spawned / "run" / "metrics.jsonl").read_text().splitlines()] \
+        == [2, 4, 6]  # logged on rank 0 only: one line per log step, not one per rank
 
 
 def _torchrun(out: Path, *flags: str) -> subprocess.CompletedProcess:
@@ -158,28 +186,22 @@ def _torchrun(out: Path, *flags: str) -> subprocess.CompletedProcess:
     return result
 
 
-def test_torchrun_trains_checkpoints_and_resumes_in_2_then_1_process(tmp_path):
+def test_torchrun_trains_wgan_gp_then_resumes_in_1_process(tmp_path):
     run = tmp_path / "run"
     _torchrun(run, "--steps", "4", "--out", str(run))
     info = json.loads((run / "run.json").read_text())
     assert info["status"] == "complete" and info["step"] == 4
     assert info["distributed"] == {"world_size": 2, "backend": "gloo", "batch_size_per_rank": PER_RANK,
                                    "global_batch_size": 2 * PER_RANK, "sync_batchnorm": False}
-    # Logging happens on rank 0 only: one line per log step, not one per rank.
     assert [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()] == [2, 4]
-    meta, _ = latest_checkpoint(run)
+    meta, tensors = latest_checkpoint(run)
     assert (meta["step"], meta["world_size"], meta["sampler_drawn"]) == (4, 2, 4 * 3)  # 2 critic + 1 G batch
 
-    _torchrun(run, "--resume", str(run), "--steps", "6")
-    meta, tensors = latest_checkpoint(run)
-    assert (meta["step"], meta["world_size"], meta["sampler_drawn"]) == (6, 2, 6 * 3)
-    assert [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()] == [2, 4, 6]
-
     # The same run continued by one process: its sampler continues from the same epoch position.
-    cfg = make_config({**meta["config"], "steps": 8})
+    cfg = make_config({**meta["config"], "steps": 6})
     ganforge.train(cfg, resume=True)
     meta, resumed = latest_checkpoint(run)
-    assert (meta["step"], meta["world_size"], meta["sampler_drawn"]) == (8, 1, 6 * 3 * 2 + 2 * 3)
+    assert (meta["step"], meta["world_size"], meta["sampler_drawn"]) == (6, 1, 4 * 3 * 2 + 2 * 3)
     assert json.loads((run / "run.json").read_text())["distributed"]["world_size"] == 1
     for key, value in resumed.items():
         if key.startswith("net."):
