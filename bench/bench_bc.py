@@ -9,6 +9,7 @@ One command per experiment (each writes bench/results/bc-<name>.json and prints 
     python bench/bench_bc.py digits         # 8x8 images, + the CNN / CAS
     python bench/bench_bc.py mnist --data-dir ../shared/data/mnist-10k   # smaller budget
     python bench/bench_bc.py ablation       # lambda sweep on the Gaussians
+    python bench/bench_bc.py confidence     # BC classifiers: train vs held-out posterior confidence
     python bench/bench_bc.py table          # all results/bc-*.json -> the Markdown for BENCHMARKS.md
 
 Protocol: recipe ``cgan`` (non-saturating loss) with the ``mlp`` architecture for vectors and
@@ -299,9 +300,32 @@ def table() -> str:
     return "\n".join(lines)
 
 
+def confidence(overrides: dict) -> dict:
+    """How confident the BC classifiers are on their own training rows vs held-out rows (overfitting
+    makes the "real" posteriors one-hot, and BC then asks G for confident, easy samples)."""
+    from ganforge.classifiers import pretrained
+
+    rows = []
+    for name in ("gaussians", "moons", "breast_cancer", "wine"):
+        train, test = splits(EXPERIMENTS[name], overrides)
+        for kind in ("logreg", "mlp"):
+            h = pretrained(train, kind)
+            row = {"experiment": name, "classifier": kind}
+            for split, data in (("train", train), ("test", test)):
+                with torch.no_grad():
+                    p = torch.softmax(h(data.x), 1)
+                row[f"{split}_accuracy"] = float((p.argmax(1) == data.y).float().mean())
+                row[f"{split}_mean_max_posterior"] = float(p.max(1).values.mean())
+                row[f"{split}_share_below_0.9"] = float((p.max(1).values < 0.9).float().mean())
+            rows.append(row)
+            print(json.dumps(row))
+    write_json(RESULTS / "bc-confidence.json", {"rows": rows, "command": "python bench/bench_bc.py confidence"})
+    return {"rows": rows}
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("experiment", choices=[*EXPERIMENTS, "ablation", "table"])
+    p.add_argument("experiment", choices=[*EXPERIMENTS, "ablation", "confidence", "table"])
     p.add_argument("--data-dir", help="folder of the mnist files (mnist experiment)")
     p.add_argument("--steps", type=int, help="override the experiment's generator steps")
     p.add_argument("--seeds", type=int, default=3)
@@ -313,6 +337,9 @@ def main(argv=None) -> int:
     overrides = {"data_dir": args.data_dir} if args.data_dir else {}
     if args.steps:
         EXPERIMENTS[args.experiment if args.experiment != "ablation" else "gaussians"]["steps"] = args.steps
+    if args.experiment == "confidence":
+        confidence(overrides)
+        return 0
     if args.experiment == "ablation":
         ablation(overrides)
     else:

@@ -29,7 +29,12 @@ class TrainedGenerator:
         except KeyError as e:
             raise CheckpointError(f"checkpoint {path} lacks its {e} record; it was not written by ganforge.") from None
         cfg = cfg.replace(bc_weight=0.0)  # sampling needs no classifiers
-        recipe = RECIPES.get(cfg.recipe)(cfg, restore_dataset(info)).to(device)
+        try:
+            recipe = RECIPES.get(cfg.recipe)(cfg, restore_dataset(info)).to(device)
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as e:
+            # The JSON is not covered by the tensor hash: a hand-edited record must fail clearly, not crash.
+            raise CheckpointError(f"checkpoint {path} has an inconsistent config/data record ({type(e).__name__}: "
+                                  f"{e}); it was edited or comes from another ganforge version.") from None
         module = recipe.nets["generator"]
         prefix = "ema.generator." if meta.get("has_ema") else "net.generator."
         load_module_state(module, prefix, tensors, "generator")

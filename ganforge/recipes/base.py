@@ -60,6 +60,7 @@ class Recipe:
         self.generator, self.discriminator = generator, discriminator
         self.device = torch.device("cpu")
         self.bc = None  # boundary calibration, built by the trainer when cfg.bc_weight > 0
+        self._fake_for_generator = None  # fakes the discriminator phase hands to the generator phase
 
     # -- construction ---------------------------------------------------------------------------
     def build_networks(self):
@@ -93,8 +94,14 @@ class Recipe:
 
     def discriminator_phase(self, batch: Batch, step: int) -> LossResult:
         y = self.random_labels(len(batch.x))
-        with torch.no_grad():
+        # With one critic step per generator step, the generator phase reuses these fakes (as the
+        # classic DCGAN loop does): one generator forward per step instead of two. G is not updated
+        # in between, so its graph is still valid when the generator phase backpropagates.
+        reuse = self.cfg.n_critic == 1
+        with torch.set_grad_enabled(reuse):
             fake = self.fake(len(batch.x), y)
+        self._fake_for_generator = (fake, y) if reuse else None
+        fake = fake.detach()
         real = Batch(self.discriminator_input(batch.x, step), batch.y)
         fake = self.discriminator_input(fake, step)
         loss, logs = self.discriminator_loss(real, fake, y, step)
@@ -105,8 +112,12 @@ class Recipe:
         return loss, logs
 
     def generator_phase(self, batch: Batch, step: int) -> LossResult:
-        y = self.random_labels(len(batch.x))
-        fake = self.fake(len(batch.x), y)
+        reused, self._fake_for_generator = self._fake_for_generator, None
+        if reused is not None and len(reused[0]) == len(batch.x):
+            fake, y = reused
+        else:
+            y = self.random_labels(len(batch.x))
+            fake = self.fake(len(batch.x), y)
         # D sees augmented / noised inputs in the G phase too (DiffAugment: G learns through the augmentation).
         seen = Batch(self.discriminator_input(batch.x, step), batch.y)
         loss, logs = self.generator_loss(seen, self.discriminator_input(fake, step), y, step)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 
 import torch
@@ -190,7 +191,7 @@ class CollapseWarning(Callback):
 
             tqdm.write(f"warning: possible mode collapse at step {trainer.step}: sample diversity {value:.3g} is "
                        f"{value / self.best:.0%} of its maximum {self.best:.3g} (samples look alike); consider "
-                       f"a lower lr_g, more n_critic, a gradient penalty or --spectral-norm.")
+                       f"a lower lr_g, more n_critic, a gradient penalty or --spectral-norm.", file=sys.stderr)
             with open(trainer.run_dir / "metrics.jsonl", "a") as f:
                 f.write(json.dumps({"step": trainer.step, "event": "mode_collapse", "diversity": value,
                                     "max_diversity": self.best}) + "\n")

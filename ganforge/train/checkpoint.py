@@ -8,6 +8,7 @@ back to the newest complete one, loading a named one fails with a clear message.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from pathlib import Path
@@ -113,6 +114,51 @@ def prune_checkpoints(run_dir: str | Path, keep: int) -> None:
                 path.unlink(missing_ok=True)
 
 
+_DTYPES = ("uint8", "float32", "float64", "int64", "float16", "bfloat16")
+MAX_SAMPLE_ELEMENTS = 1 << 28  # per-sample size a checkpoint may declare (a 16k x 16k RGB image is 0.8e9: refused)
+
+
+def _schema_problem(meta: dict[str, Any]) -> str | None:
+    """What is wrong with a checkpoint's JSON (types and ranges of what loading uses), or None."""
+    def is_int(v, low=0):
+        return isinstance(v, int) and not isinstance(v, bool) and v >= low
+
+    name = meta.get("tensors")
+    if not (isinstance(name, str) and name.endswith(".safetensors") and Path(name).name == name and name[0] != "."):
+        return f"'tensors' must name a .safetensors file beside it, got {name!r}"
+    if not (isinstance(meta.get("sha256"), str) and re.fullmatch(r"[0-9a-f]{64}", meta["sha256"])):
+        return "'sha256' is not a sha256 hex digest"
+    if not is_int(meta.get("step")):
+        return f"'step' must be a non-negative integer, got {meta.get('step')!r}"
+    for key in ("optimizers", "config", "data"):
+        if key in meta and not isinstance(meta[key], dict):
+            return f"{key!r} must be a mapping"
+    if not all(isinstance(v, dict) for v in meta.get("optimizers", {}).values()):
+        return "'optimizers' must map names to mappings"
+    data = meta.get("data")
+    if data is not None:
+        shape = data.get("shape")
+        if not (isinstance(shape, list) and 1 <= len(shape) <= 4 and all(is_int(d, 1) for d in shape)):
+            return f"'data.shape' must be 1 to 4 positive integers, got {shape!r}"
+        if math.prod(shape) > MAX_SAMPLE_ELEMENTS:
+            return f"'data.shape' {shape} is absurdly large"
+        if data.get("dtype", "float32") not in _DTYPES:
+            return f"'data.dtype' must be one of {', '.join(_DTYPES)}, got {data.get('dtype')!r}"
+        if not is_int(data.get("num_classes", 0)) or not isinstance(data.get("class_names", []), list):
+            return "'data.num_classes' / 'data.class_names' have the wrong type"
+        if not isinstance(data.get("meta", {}), dict) or not isinstance(data.get("name"), str):
+            return "'data.name' / 'data.meta' have the wrong type"
+    for key in ("sampler_drawn", "world_size", "rollbacks"):
+        if key in meta and not is_int(meta[key]):
+            return f"{key!r} must be a non-negative integer"
+    if "recipe" in meta and not isinstance(meta["recipe"], str):
+        return "'recipe' must be a name"
+    lr_scale = meta.get("lr_scale", 1.0)
+    if not (isinstance(lr_scale, (int, float)) and not isinstance(lr_scale, bool) and math.isfinite(lr_scale) and lr_scale > 0):
+        return "'lr_scale' must be a positive number"
+    return None
+
+
 def read_checkpoint(json_path: str | Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     """Read and verify one checkpoint. Raises CheckpointError naming the problem."""
     json_path = Path(json_path)
@@ -122,11 +168,16 @@ def read_checkpoint(json_path: str | Path) -> tuple[dict[str, Any], dict[str, to
         raise CheckpointError(f"checkpoint {json_path} does not exist; pass a run folder or a step-*.json file.") from None
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise CheckpointError(f"checkpoint {json_path} is corrupt (not JSON); resume from an earlier checkpoint.") from None
+    except OSError as e:
+        raise CheckpointError(f"checkpoint {json_path} cannot be read ({e.strerror or e}).") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise CheckpointError(f"{json_path} is not a ganforge checkpoint.")
     if meta.get("version") != VERSION:
         raise CheckpointError(f"checkpoint {json_path} has format version {meta.get('version')}, this ganforge reads {VERSION}.")
-    tensor_path = json_path.with_name(str(meta.get("tensors", "")))
+    problem = _schema_problem(meta)
+    if problem:  # the hash covers the tensor file only: the JSON is checked field by field
+        raise CheckpointError(f"checkpoint {json_path} is corrupt or tampered ({problem}); use another checkpoint.")
+    tensor_path = json_path.with_name(meta["tensors"])
     if not tensor_path.is_file():
         raise CheckpointError(f"checkpoint {json_path} lacks its tensor file {tensor_path.name}; it is incomplete.")
     if sha256_file(tensor_path) != meta.get("sha256"):

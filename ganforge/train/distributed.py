@@ -66,14 +66,30 @@ def init_from_env(device_name: str = "auto") -> DistInfo:
         torch.cuda.set_device(device)
     if not dist.is_initialized():
         # How long a rank waits for the others (rank 0 evaluating, a slow checkpoint); torch's default otherwise.
-        timeout = os.environ.get("GANFORGE_DIST_TIMEOUT")
-        kwargs = {"timeout": datetime.timedelta(seconds=float(timeout))} if timeout else {}
-        dist.init_process_group(backend, **kwargs)
+        dist.init_process_group(backend, **_timeout())
         atexit.register(_shutdown)
     backend = dist.get_backend()
-    # Flags are one-element CPU tensors: reducing them on NCCL would need a GPU copy and a host sync.
-    control = None if backend == "gloo" else dist.new_group(backend="gloo")
-    return DistInfo(True, rank, world, local_rank, device, backend, control)
+    global _CONTROL_GROUP
+    if backend != "gloo" and _CONTROL_GROUP is None:  # once per process: creating a group is a collective
+        # Flags are one-element CPU tensors: reducing them on NCCL would need a GPU copy and a host sync.
+        _CONTROL_GROUP = dist.new_group(backend="gloo")
+    return DistInfo(True, rank, world, local_rank, device, backend, None if backend == "gloo" else _CONTROL_GROUP)
+
+
+_CONTROL_GROUP = None
+
+
+def _timeout() -> dict[str, datetime.timedelta]:
+    value = os.environ.get("GANFORGE_DIST_TIMEOUT")
+    if not value:
+        return {}
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not seconds > 0:
+        raise GanforgeError(f"GANFORGE_DIST_TIMEOUT={value!r} is not a positive number of seconds; e.g. 3600.")
+    return {"timeout": datetime.timedelta(seconds=seconds)}
 
 
 def _shutdown() -> None:
@@ -130,17 +146,19 @@ def wrap_recipe(recipe, info: DistInfo, cfg) -> None:
 
 
 def set_trainable(nets: dict[str, nn.Module], network: str | None) -> None:
-    """Only ``network``'s weights require gradients (``None``: every network's, as outside a step).
+    """In a generator phase the discriminator's weights do not require gradients.
 
-    Why not leave D trainable in the G phase? Its weight gradients would be computed, then (under
-    DDP) all-reduced, and then thrown away by the next D phase's zero_grad: pure waste. DDP's
-    ``no_sync`` would skip the all-reduce but still compute them, and leave them to be all-reduced
-    with the next backward. With D frozen, autograd still propagates through D to G's weights but
-    D's weight-gradient kernels and gradient hooks never run, so DDP has nothing to reduce for D.
-    (The same holds for G in the D phases, where fakes are drawn under no_grad anyway.)
+    Why freeze D in the G phase? Its weight gradients would be computed, then (under DDP)
+    all-reduced, and then thrown away by the next D phase's zero_grad: pure waste. DDP's ``no_sync``
+    would skip the all-reduce but still compute them, and leave them to be all-reduced with the
+    next backward. With D frozen, autograd still propagates through D to G's weights but D's
+    weight-gradient kernels and gradient hooks never run, so DDP has nothing to reduce for D.
+    G stays trainable in the D phases: the fakes drawn there (with a graph when n_critic == 1) are
+    reused by the G phase, and the D loss only sees them detached, so no G gradient is computed.
+    ``None`` (outside a step): every network trainable.
     """
     for name, net in nets.items():
-        net.requires_grad_(network is None or name == network)
+        net.requires_grad_(not (network == "generator" and name == "discriminator"))
 
 
 def describe(info: DistInfo, cfg) -> dict[str, Any]:

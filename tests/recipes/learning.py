@@ -42,11 +42,13 @@ def train(**overrides) -> Trainer:
     return trainer
 
 
-def mode_coverage(trainer: Trainer, n: int = 2000, seed: int = 1) -> tuple[int, float, int]:
-    """(modes hit, fraction of high-quality samples, number of modes) of the generator on a toy mixture.
+def mode_coverage(trainer: Trainer, n: int = 2000, seed: int = 1) -> dict:
+    """Mode metrics of the generator on a toy mixture: modes hit, the fraction of high-quality
+    samples, and the median distance of a sample to its nearest mode.
 
     A sample is high quality within 3 standard deviations of its nearest mode (PacGAN's metric);
-    a mode is hit when at least one high-quality sample lands on it."""
+    a mode is hit when at least one high-quality sample lands on it. The median distance rules out
+    a generator that hits every mode by spraying points everywhere."""
     data = trainer.dataset
     n_modes = int(data.y.max()) + 1
     centers = torch.stack([data.x[data.y == k].mean(0) for k in range(n_modes)])
@@ -55,7 +57,8 @@ def mode_coverage(trainer: Trainer, n: int = 2000, seed: int = 1) -> tuple[int, 
     dist, nearest = torch.cdist(x, centers).min(dim=1)
     good = dist < 3 * std
     hits = torch.bincount(nearest[good], minlength=n_modes)
-    return int((hits > 0).sum()), float(good.float().mean()), n_modes
+    return {"hit": int((hits > 0).sum()), "modes": n_modes, "quality": round(float(good.float().mean()), 4),
+            "median_distance": round(float(dist.median()), 4)}
 
 
 def class_agreement(trainer: Trainer, per_class: int = 100) -> list[float]:

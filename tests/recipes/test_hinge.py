@@ -15,6 +15,6 @@ def test_recipe_defaults():
     assert cfg.loss == "hinge" and not cfg.spectral_norm
 
 def test_covers_most_modes_of_the_ring(trained):
-    hit, quality, n_modes = mode_coverage(trained)
+    report = mode_coverage(trained)
     # An untrained generator sits near the origin, 1 away from every mode: 0 modes, quality 0.
-    assert hit >= 6 and quality >= 0.03, (hit, n_modes, quality)
+    assert report["hit"] >= 6 and report["quality"] >= 0.03 and report["median_distance"] < 0.25, report

@@ -131,17 +131,17 @@ def _count_host_syncs(monkeypatch, fn) -> int:
     return count[0]
 
 
-@pytest.mark.parametrize("recipe", ["vanilla", "wgan-gp"])
+@pytest.mark.parametrize("recipe", ["vanilla", "wgan-gp"])  # wgan-gp: n_critic 5, gradient penalty
 def test_the_guard_adds_no_host_sync_between_log_steps(monkeypatch, recipe):
     def syncs(**kw):
-        trainer = Trainer(_cfg(None, recipe=recipe, **kw), run_dir=None)
+        trainer = Trainer(_cfg(None, recipe=recipe, architecture="mlp", **kw), run_dir=None)
         trainer.train_step()  # warm-up: lazy state (optimiser buffers) is created outside the count
         return _count_host_syncs(monkeypatch, lambda: [trainer.train_step() for _ in range(4)])
 
     guarded = syncs(divergence="rollback", max_grad_norm=1e4)
     assert guarded == syncs(divergence="off") == 0
     # The counter does see syncs (the test can fail): a log step's pop_logs converts once.
-    trainer = Trainer(_cfg(None, recipe=recipe), run_dir=None)
+    trainer = Trainer(_cfg(None, recipe=recipe, architecture="mlp"), run_dir=None)
     trainer.train_step()
     assert _count_host_syncs(monkeypatch, trainer.pop_logs) >= 1
 

@@ -46,7 +46,7 @@ def test_round_trip_is_exact_on_a_real_dataset():
     pd.testing.assert_frame_equal(decoded, wine, check_exact=True)
 
 
-def test_round_trip_through_csv_text(fitted, table):
+def test_round_trip_through_csv_text(table):
     csv = table.drop(columns=["ratio"]).to_csv(index=False)
     frame = pd.read_csv(io.StringIO(csv))
     transform = TabularTransform.fit(frame, target="income", mixture_iters=ITERS)

@@ -238,3 +238,11 @@ def test_sync_batchnorm_is_refused_where_it_cannot_work():
     # A critic without batch norm has nothing to convert: the penalty is fine.
     distributed.check_sync_batchnorm(cfg.replace(gp_weight=10.0), {"discriminator": torch.nn.Linear(2, 1)},
                                      torch.device("cuda", 0))
+
+
+def test_collective_timeout_from_the_environment(monkeypatch):
+    monkeypatch.setenv("GANFORGE_DIST_TIMEOUT", "90")
+    assert distributed._timeout()["timeout"].total_seconds() == 90
+    monkeypatch.setenv("GANFORGE_DIST_TIMEOUT", "soon")
+    with pytest.raises(GanforgeError, match="GANFORGE_DIST_TIMEOUT"):
+        distributed._timeout()
