@@ -94,6 +94,7 @@ class Config:
     eval_metrics: str = _opt("fid", "metrics evaluated during training")
     eval_extractor: str = _opt("classifier", "feature extractor for metrics during training")
     eval_samples: int = _opt(1000, "samples per evaluation during training")
+    tensorboard: bool = _opt(False, "also log losses, metrics and sample grids to RUN/tensorboard (pip install ganforge[tensorboard])")
     # --- reliability ---------------------------------------------------------------------
     divergence: str = _opt("rollback", "on NaN/Inf or exploding gradients", ("rollback", "stop", "off"))
     rollback_lr_factor: float = _opt(0.5, "multiply learning rates by this after a rollback")
@@ -134,7 +135,8 @@ def read_yaml(path: str | os.PathLike) -> dict[str, Any]:
     try:
         data = yaml.safe_load(p.read_text())
     except (yaml.YAMLError, UnicodeDecodeError) as e:
-        raise GanforgeError(f"config file {str(p)!r} is not valid YAML ({e}); fix the syntax.") from None
+        detail = " ".join(str(e).split())  # PyYAML's messages span lines: keep the error on one
+        raise GanforgeError(f"config file {str(p)!r} is not valid YAML ({detail}); fix the syntax.") from None
     if data is None:
         return {}
     if not isinstance(data, dict):

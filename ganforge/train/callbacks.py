@@ -196,3 +196,31 @@ class CollapseWarning(Callback):
                 f.write(json.dumps({"step": trainer.step, "event": "mode_collapse", "diversity": value,
                                     "max_diversity": self.best}) + "\n")
         self.warned = collapsed
+
+
+class TensorBoard(Callback):
+    """Mirror of metrics.jsonl and the sample grids for TensorBoard (optional extra)."""
+
+    def on_start(self, trainer):
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            from ganforge.errors import GanforgeError
+
+            raise GanforgeError("--tensorboard needs the tensorboard package: pip install 'ganforge[tensorboard]'.") from None
+        self.writer = SummaryWriter(str(trainer.run_dir / "tensorboard"), purge_step=trainer.step or None)
+
+    def on_log(self, trainer, logs):
+        for key, value in logs.items():
+            self.writer.add_scalar(key, value, trainer.step)
+
+    def on_step(self, trainer):
+        every = trainer.cfg.sample_every
+        if every and trainer.step % every == 0 and trainer.dataset.kind == "image":
+            x, _ = generate(trainer.recipe, sampling_module(trainer), 64, seed=trainer.cfg.seed + 1)
+            from ganforge.utils.images import make_grid
+
+            self.writer.add_image("samples", make_grid(trainer.dataset.from_model(x)), trainer.step, dataformats="HWC")
+
+    def on_end(self, trainer):
+        self.writer.close()

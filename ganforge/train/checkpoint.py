@@ -214,6 +214,9 @@ def resolve_checkpoint(path: str | Path) -> tuple[dict[str, Any], dict[str, torc
         path = path.with_suffix(".json")
     if not path.exists():
         raise CheckpointError(f"{path} does not exist; pass a run folder or one of its checkpoints/step-*.json files.")
+    if path.suffix != ".json":
+        raise CheckpointError(f"{path} is not a ganforge checkpoint; pass a run folder or one of its "
+                              f"checkpoints/step-*.json files (ganforge never loads pickled .pt/.pth/.ckpt files).")
     return read_checkpoint(path)
 
 

@@ -50,6 +50,9 @@ def seed_everything(seed: int, deterministic: bool) -> None:
 
 
 def build_recipe(cfg: Config, dataset: Dataset) -> Recipe:
+    from ganforge.train.guards import check_model_size
+
+    check_model_size(cfg, dataset, RECIPES.get(cfg.recipe))  # before allocating: shapes only
     recipe = RECIPES.get(cfg.recipe)(cfg, dataset)
     if cfg.bc_weight > 0:
         from ganforge.losses.bc import BoundaryCalibration  # heavy: trains/loads classifiers
@@ -123,6 +126,8 @@ class Trainer:
             out.insert(1, cb.CollapseWarning())  # before MetricsLog: its diversity goes into the log record
         if self.cfg.eval_every:
             out.append(cb.Evaluate())
+        if self.cfg.tensorboard:
+            out.append(cb.TensorBoard())
         return out
 
     # -- one step -------------------------------------------------------------------------------
@@ -219,7 +224,10 @@ class Trainer:
 
     # -- divergence guard -----------------------------------------------------------------------
     def weights_finite(self) -> bool:
-        flags = [torch.isfinite(p).all() for net in self.recipe.nets.values() for p in net.parameters()]
+        """Parameters *and* float buffers (BatchNorm statistics) of every network and the EMA: all that a
+        checkpoint stores of them. One host sync."""
+        modules = list(self.recipe.nets.values()) + ([self.ema.model] if self.ema is not None else [])
+        flags = [torch.isfinite(t).all() for m in modules for t in (*m.parameters(), *m.buffers()) if t.is_floating_point()]
         return bool(torch.stack(flags).all())
 
     def _check_divergence(self) -> bool:

@@ -30,7 +30,7 @@ def _posteriors(n, shift, scale, gen, d=3):
     return torch.softmax(logits, dim=1)
 
 
-def _monte_carlo(kernel, bandwidth, batches=2000, per_class=4):
+def _monte_carlo(kernel, bandwidth, batches=1500, per_class=4):
     """Mean and standard error of the U-statistic and of the plug-in over many tiny class-balanced
     batches drawn i.i.d. (with replacement) from fixed finite populations; and the population value."""
     gen = torch.Generator().manual_seed(1)

@@ -9,7 +9,9 @@ from tests.recipes.learning import DIGITS, class_agreement, train
 
 @pytest.fixture(scope="module")
 def trained():
-    return train(recipe="projection", steps=1000, **DIGITS)
+    # Adam (0.5, 0.999) instead of the paper's (0, 0.9) (tuned for its ResNet): with the MLP on digits
+    # the latter oscillates and one class can dip below 90% at the end of a short run.
+    return train(recipe="projection", steps=1000, **{**DIGITS, "beta1": 0.5, "beta2": 0.999})
 
 
 def test_generates_the_requested_class(trained):

@@ -91,8 +91,9 @@ CASES = [
     # --- names and keys ---------------------------------------------------------------------
     ("unknown-recipe", ["train", "--recipe", "stylegan9", "--out", OUT], None, "unknown recipe 'stylegan9'"),
     ("unknown-dataset", ["train", "--data", "imagenet-22k", "--out", OUT], None, "unknown dataset 'imagenet-22k'"),
-    ("unknown-architecture", ["train", *TOY, "--architecture", "transformer", "--out", OUT], None, "transformer"),
-    ("unknown-loss", ["train", *TOY, "--loss", "wasserstein-9", "--out", OUT], None, "wasserstein-9"),
+    ("unknown-architecture", ["train", *TOY, "--architecture", "transformer", "--out", OUT], None,
+     "unknown architecture 'transformer'"),
+    ("unknown-loss", ["train", *TOY, "--loss", "wasserstein-9", "--out", OUT], None, "Did you mean 'wasserstein'"),
     ("unknown-flag", ["train", "--stepz", "3"], None, "unrecognized arguments: --stepz"),
     ("unknown-key-in-yaml", ["train", "--config", "{setup}", "--out", OUT], lambda t, r: _yaml(t, "lr_gen: 0.1\n"),
      "unknown config key 'lr_gen'"),
@@ -107,6 +108,9 @@ CASES = [
     ("huge-batch", ["train", *TOY, "--batch-size", str(10**9), "--out", OUT], None, "between 1 and 65536"),
     ("huge-image-size", ["train", "--image-size", "100000", "--out", OUT], None, "'image_size'"),
     ("huge-width", ["train", *TOY, "--g-width", str(10**7), "--out", OUT], None, "'g_width'"),
+    ("huge-model-dcgan", ["train", "--recipe", "dcgan", "--g-width", "100000", "--out", OUT], None,
+     "parameters (generator"),
+    ("huge-model-mlp", ["train", *TOY, "--d-width", "60000", "--out", OUT], None, "lower --g-width / --d-width"),
     ("huge-steps", ["train", *TOY, "--steps", str(10**12), "--out", OUT], None, "'steps'"),
     ("bad-bool", ["train", *TOY, "--deterministic", "maybe", "--out", OUT], None, "must be of type bool"),
     ("bad-choice", ["train", *TOY, "--precision", "fp8", "--out", OUT], None, "choose one of fp32, bf16"),
@@ -115,7 +119,8 @@ CASES = [
     ("bad-device", ["train", *TOY, "--device", "tpu", "--out", OUT], None, "'device'"),
     ("options-not-a-mapping", ["train", *TOY, "--options", "[1, 2", "--out", OUT], None, "'options'"),
     ("toy-option-out-of-range", ["train", *TOY, "--options", "{n_modes: -1}", "--out", OUT], None, "'n_modes'"),
-    ("image-size-30-for-dcgan", ["train", "--recipe", "dcgan", "--image-size", "30", "--out", OUT], None, "30"),
+    ("image-size-30-for-dcgan", ["train", "--recipe", "dcgan", "--image-size", "30", "--out", OUT], None,
+     "cannot produce 30x30 images"),
     ("resnet-on-vectors", ["train", *TOY, "--architecture", "resnet", "--out", OUT], None, "needs image data"),
     # --- files: config, data ---------------------------------------------------------------------
     ("missing-config-file", ["train", "--config", "{tmp}/nope.yaml", "--out", OUT], None, "does not exist"),
@@ -125,27 +130,27 @@ CASES = [
     ("yaml-python-tag", ["train", "--config", "{setup}", "--out", OUT],
      lambda t, r: _yaml(t, "steps: !!python/object/apply:os.system ['echo pwned']\n"), "not valid YAML"),
     ("missing-data-dir", ["train", "--data", "fashion-mnist", "--data-dir", "{tmp}/nowhere", "--out", OUT], None,
-     "nowhere"),
+     "that directory does not exist"),
     ("corrupt-idx", ["train", "--data", "fashion-mnist", "--data-dir", "{setup}", "--out", OUT],
-     lambda t, r: _setup_corrupt_idx(t), "fashion-mnist"),
+     lambda t, r: _setup_corrupt_idx(t), "too short (11 bytes) to be an IDX file"),
     ("empty-image-folder", ["train", "--data", "image-folder", "--data-dir", "{setup}", "--out", OUT],
-     lambda t, r: (t / "empty").mkdir() or t / "empty", "no images"),
+     lambda t, r: (t / "empty").mkdir() or t / "empty", "no PNG/JPG/JPEG images"),
     ("truncated-png", ["train", "--data", "image-folder", "--data-dir", "{setup}", *TINY, "--out", OUT],
-     lambda t, r: _setup_truncated_png(t), "0.png"),
+     lambda t, r: _setup_truncated_png(t), "cannot read image"),
     ("tabular-missing-csv", ["train", "--recipe", "tabular-gan", "--data", "tabular", "--data-path",
-                             "{tmp}/none.csv", "--out", OUT], None, "none.csv"),
+                             "{tmp}/none.csv", "--out", OUT], None, "none.csv' does not exist"),
     ("tabular-empty-csv", ["train", "--recipe", "tabular-gan", "--data", "tabular", "--data-path", "{setup}",
                            "--out", OUT], lambda t, r: _setup_csv(t, ""), "is empty"),
     ("tabular-non-numeric-value", ["train", "--recipe", "tabular-gan", "--data", "tabular", "--data-path",
                                    "{setup}", "--options", "{column_types: {age: continuous}}", "--out", OUT],
-     lambda t, r: _setup_csv(t, "age,job\n31,a\nforty,b\n25,a\n"), "age"),
+     lambda t, r: _setup_csv(t, "age,job\n31,a\nforty,b\n25,a\n"), "column 'age' is numeric but has non-numeric"),
     ("tabular-unknown-target", ["train", "--recipe", "tabular-gan", "--data", "tabular", "--data-path", "{setup}",
                                 "--target", "salary", "--out", OUT],
-     lambda t, r: _setup_csv(t, "age,job\n31,a\n40,b\n25,a\n"), "salary"),
+     lambda t, r: _setup_csv(t, "age,job\n31,a\n40,b\n25,a\n"), "target column 'salary' is not in"),
     # --- runs and checkpoints -------------------------------------------------------------------
     ("resume-not-a-run", ["train", "--resume", "{tmp}"], None, "not a ganforge run folder"),
-    ("resume-other-recipe", ["train", "--resume", "{setup}", "--recipe", "wgan", "--steps", "4"],
-     lambda t, r: _copy_run(r, t), "recipe"),
+    ("resume-other-recipe", ["train", "--resume", "{setup}", "--recipe", "dcgan", "--steps", "4"],
+     lambda t, r: _copy_run(r, t, "cgan"), "written by recipe 'cgan'"),
     ("resume-tampered", ["train", "--resume", "{setup}", "--steps", "4"], lambda t, r: _tamper(_copy_run(r, t)),
      "tampered"),
     ("train-over-existing-run", ["train", *TOY, "--out", "{setup}"], lambda t, r: _copy_run(r, t), "--resume"),
@@ -162,12 +167,14 @@ CASES = [
     ("sample-png-of-vectors", ["sample", "{run}", "--out", "{tmp}/s.png"], None, "generates vectors"),
     ("sample-text-n", ["sample", "{run}", "-n", "many"], None, "invalid int value: 'many'"),
     ("sample-a-pickle", ["sample", "{setup}", "--out", "{tmp}/s.npz"],
-     lambda t, r: (t / "model.pt").write_bytes(b"\x80\x04K\x01.") and t / "model.pt", "model.pt"),
+     lambda t, r: (t / "model.pt").write_bytes(b"\x80\x04K\x01.") and t / "model.pt", "never loads pickled"),
 ]
 
 
 def _fill(arg, tmp, trained, setup_path):
-    return arg.format(tmp=tmp, run=trained["vanilla"], cgan=trained["cgan"], setup=setup_path)
+    for key, value in {"{tmp}": tmp, "{run}": trained["vanilla"], "{cgan}": trained["cgan"], "{setup}": setup_path}.items():
+        arg = arg.replace(key, str(value))
+    return arg
 
 
 def _looks_like_a_run(path: Path) -> bool:
@@ -180,13 +187,16 @@ def test_bad_input_is_one_clear_error(tmp_path, trained, capsys, argv, setup, fr
     before = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*")}
     try:
         code = main([_fill(a, tmp_path, trained, setup_path) for a in argv])
-    except SystemExit as e:  # argparse's own errors
-        code = e.code
+        usage_lines = False
+    except SystemExit as e:  # argparse's own errors: the usage, then one error line
+        code, usage_lines = e.code, True
     out, err = capsys.readouterr()
     assert code == 2, (out, err)
     assert "Traceback" not in err + out
     assert fragment in err, err
     assert err.count("error:") == 1
+    if not usage_lines:
+        assert err.startswith("ganforge: error:") and len(err.strip().splitlines()) == 1, err
     assert not _looks_like_a_run(tmp_path / "out")
     # A failure never writes into a run folder it was pointed at (resume, sample): nothing changed there.
     changed = [p for p, t in before.items() if p.exists() and p.stat().st_mtime_ns != t and p.is_file()]

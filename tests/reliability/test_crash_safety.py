@@ -30,7 +30,7 @@ pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 STEPS, EVERY = 120, 3
 KILLS = 25  # 15 aimed at write points (3 x 5) + 10 at random moments
 PROGRESS_CAP = 6  # a random-delay round is killed at the latest after this many steps of progress
-PLAN_SEED = 20240611
+PLAN_SEED = int(os.environ.get("GANFORGE_CRASH_SEED", "20240611"))  # other seeds: other kill plans
 SIGNAL_STEPS = 30
 
 

@@ -72,17 +72,19 @@ def _poison_weights_at(trainer, step, net="discriminator"):
     def after_step(phase):
         original(phase)
         if trainer.step == step and phase is trainer.phases[-1] and not done:
+            module = trainer.ema.model if net == "ema" else trainer.recipe.nets[net]
             with torch.no_grad():
-                next(trainer.recipe.nets[net].parameters()).view(-1)[0] = float("nan")
+                next(module.parameters()).view(-1)[0] = float("nan")
             done.append(step)
 
     trainer.recipe.after_step = after_step
     return done
 
 
-def test_nan_in_weights_is_caught_at_the_next_check_and_rolled_back(tmp_path):
-    trainer = Trainer(_cfg(tmp_path / "r"))
-    poisoned = _poison_weights_at(trainer, 8)  # the step that ends at the log step 9: no loss saw it
+@pytest.mark.parametrize("net", ["discriminator", "ema"])
+def test_nan_in_weights_is_caught_at_the_next_check_and_rolled_back(tmp_path, net):
+    trainer = Trainer(_cfg(tmp_path / "r", ema_decay=0.9))
+    poisoned = _poison_weights_at(trainer, 8, net)  # the step that ends at the log step 9: no loss saw it
     seen_flags = []
     original_check = trainer._check_divergence
     trainer._check_divergence = lambda: (seen_flags.append(bool(trainer._bad)), original_check())[1]
