@@ -98,11 +98,18 @@ def main() -> int:
         print(json.dumps(results[-1]), flush=True)
     out = ROOT / "bench" / "results" / "recipes.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out, json.dumps({"results": results, "config": COMMON}, indent=2) + "\n")
+    # Merge with earlier runs (a partial --recipes run replaces only its own rows).
     command = "python bench/bench_recipes.py --data-dir ../shared/data" + (
         f" --recipes {args.recipes}" if args.recipes != ",".join(STEPS) else "") + (
         f" --steps-scale {args.steps_scale}" if args.steps_scale != 1.0 else "")
-    write_section(ROOT / "docs" / "BENCHMARKS.md", table(results, command))
+    for r in results:
+        r["command"] = command
+    previous = json.loads(out.read_text())["results"] if out.exists() else []
+    merged = {r["recipe"]: r for r in previous + results}
+    results = [merged[name] for name in STEPS if name in merged]
+    atomic_write_text(out, json.dumps({"results": results, "config": COMMON}, indent=2) + "\n")
+    commands = sorted({r.get("command", command) for r in results})
+    write_section(ROOT / "docs" / "BENCHMARKS.md", table(results, "`, `".join(commands)))
     return 0
 
 
