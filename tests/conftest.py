@@ -8,7 +8,16 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pytest
+# One intra-op thread per process, set before torch loads (and inherited by the subprocesses that
+# the crash-safety and distributed tests start): the suite's networks are tiny, where OpenMP
+# threads cost more than they give, and a spinning second thread starves any concurrent process
+# on a 2-core machine (measured: small-net steps up to 100x slower).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"

@@ -1,7 +1,18 @@
 import pytest
+import torch
 
 
 @pytest.fixture(autouse=True)
 def _offline(monkeypatch):
     """Nothing downloads in these tests: a missing dataset must fail at once with its message."""
     monkeypatch.setenv("GANFORGE_OFFLINE", "1")
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """The networks here are tiny: extra intra-op threads only add spin-waiting, which on a shared
+    2-core box made a step 10-100x slower. Restored afterwards (other tests keep their setting)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -1,7 +1,7 @@
 """Training workers for the crash-safety tests: forked, killable, instrumented.
 
-Why fork: importing torch + ganforge costs seconds (more on a loaded CI box); paying it once in the
-pytest process and forking a worker per (re)start keeps 20+ kill/resume rounds within budget. Each
+Why a fork server: importing torch + ganforge costs seconds (more on a loaded CI box); paying it once
+in a fork server and forking a worker per (re)start keeps 20+ kill/resume rounds within budget. Each
 worker runs the real command line, ``ganforge.cli.main(["train", ...])``, and exits with its return
 code, so the signal path (handlers, exit code) is exactly what a user gets.
 
@@ -118,33 +118,20 @@ def _worker_main(argv: list[str], conn, stop_at) -> None:
     os._exit(code)
 
 
-_warm = False
-
-
-def warm_imports() -> None:
-    """Import in the parent what every worker would otherwise import again after each fork: the CLI's
-    command modules, matplotlib, and torch._inductor (which ``torch.use_deterministic_algorithms``
-    imports on first use: ~2-10 s). Importing has no effect on torch's global state."""
-    global _warm
-    if _warm:
-        return
-    import torch._inductor  # noqa: F401
-
-    import ganforge.train.trainer  # noqa: F401  (recipes, datasets, nets)
-    from ganforge.cli import build_parser
-    from ganforge.utils.plots import _pyplot
-
-    build_parser()
-    _pyplot()
-    _warm = True
+def _context():
+    """A fork server: a fresh process that imports torch + ganforge once (``_preload``) and forks each
+    worker from there. Forking the pytest process itself would be cheaper still, but by the time these
+    tests run it has done arbitrary torch work (OpenMP thread pools are not fork-safe)."""
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload(["tests.reliability._preload"])
+    return ctx
 
 
 class Worker:
     """One forked ``ganforge`` process; ``events`` collects what it reported."""
 
     def __init__(self, argv: list[str], stop_at: tuple[str, int] | None = None):
-        warm_imports()
-        ctx = mp.get_context("fork")
+        ctx = _context()
         self._recv, send = ctx.Pipe(duplex=False)
         self.process = ctx.Process(target=_worker_main, args=(argv, send, stop_at), daemon=True)
         self.process.start()
