@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 
+import pytest
 import torch
 
 from ganforge.classifiers import pretrained
@@ -74,3 +75,18 @@ def class_agreement(trainer: Trainer, per_class: int = 100) -> list[float]:
             with torch.no_grad():
                 agreement.append(float((classifier(x).argmax(dim=1) == c).float().mean()))
     return agreement
+
+
+def assert_generates_the_requested_classes(trainer: Trainer) -> None:
+    """A real-data classifier agrees with the requested class on >= 90% of samples, for every class."""
+    agreement = class_agreement(trainer)
+    assert min(agreement) >= 0.9, [round(a, 2) for a in agreement]
+
+
+def assert_samples_a_class_and_refuses_a_missing_one(trainer: Trainer) -> None:
+    from ganforge.errors import GanforgeError
+
+    x, y = generate(trainer.recipe, trainer.ema.model, 8, labels=3)
+    assert x.shape[0] == 8 and (y == 3).all()
+    with pytest.raises(GanforgeError, match="does not exist"):
+        generate(trainer.recipe, trainer.ema.model, 8, labels=trainer.recipe.num_classes)
