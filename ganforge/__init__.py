@@ -5,7 +5,7 @@
     gen = ganforge.load(run)
     images = gen.sample(64, seed=0)            # model space, [-1, 1]
 """
-__version__ = "0.1.0"
+from ganforge.version import __version__  # noqa: E402,F401
 
 from ganforge.config import Config, load_config, make_config  # noqa: E402,F401
 from ganforge.errors import GanforgeError  # noqa: E402,F401
@@ -28,7 +28,9 @@ def train(config=None, resume: bool = False, **overrides):
         cfg = make_config(config, overrides)
     else:
         cfg = load_config(config, overrides)
-    return _train(cfg, resume=resume)
+    from ganforge.metrics.callback import evaluation_callbacks
+
+    return _train(cfg, resume=resume, extra_callbacks=evaluation_callbacks(cfg))
 
 
 def load(path, device: str = "cpu"):

@@ -63,6 +63,8 @@ class Config:
     grad_clip: float = _opt(0.0, "clip each network's gradient norm to this value (0: off)")
     ema_decay: float = _opt(0.999, "EMA decay of generator weights used for sampling (0: off)")
     ema_start: int = _opt(0, "step at which the EMA starts (before: copies the generator)")
+    lr_decay_start: int = _opt(0, "decay every learning rate linearly to 0 from this step to the last (0: off; "
+                                  "pix2pix / CycleGAN style)")
     # --- regularisers and stabilisers -----------------------------------------------------
     gp_weight: float = _opt(0.0, "gradient penalty weight (WGAN-GP: 10)")
     clip_value: float = _opt(0.0, "critic weight clipping bound (WGAN: 0.01; 0: off)")
@@ -105,7 +107,8 @@ class Config:
     collapse_threshold: float = _opt(0.25, "mode-collapse warning when diversity falls below this fraction of "
                                            "its running maximum")
     # --- recipe-specific extras (documented by each recipe) -------------------------------
-    options: dict = _opt({}, "recipe-specific options, e.g. {pac: 10}")
+    options: dict = _opt({}, "typed options of the recipe, dataset and architecture, e.g. {pac: 10} (each "
+                             "documents its own; an unknown key is an error naming the valid ones)")
 
     def replace(self, **changes) -> "Config":
         return dataclasses.replace(self, **changes)
@@ -249,7 +252,7 @@ def validate(cfg: Config) -> None:
     if not 0 < cfg.collapse_threshold < 1:
         bad("collapse_threshold", "it must be in (0, 1)")
     for key in ("grad_clip", "gp_weight", "clip_value", "r1_gamma", "instance_noise", "bc_weight",
-                "ema_start", "log_every", "sample_every", "checkpoint_every", "eval_every", "max_rollbacks"):
+                "ema_start", "lr_decay_start", "log_every", "sample_every", "checkpoint_every", "eval_every", "max_rollbacks"):
         if getattr(cfg, key) < 0:
             bad(key, "it must not be negative")
     if cfg.log_every == 0:

@@ -1,4 +1,9 @@
-"""Using a trained generator: ``ganforge.load(run_or_checkpoint)`` (loads tensors + JSON only, never code)."""
+"""Using a trained run: ``ganforge.load(run_or_checkpoint)`` (loads tensors + JSON only, never code).
+
+The recipe is rebuilt from the run's config and data record, its inference networks get their
+weights (the EMA copies where training kept them) and its recipe state (what sampling may need: a
+progressive level, the mean w of a style generator), and sampling goes through ``Recipe.sample``.
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,18 +12,19 @@ import torch
 
 from ganforge.config import make_config
 from ganforge.data import restore_dataset
-from ganforge.errors import CheckpointError
+from ganforge.errors import CheckpointError, GanforgeError
 from ganforge.recipes import RECIPES
-from ganforge.sampling import generate
 from ganforge.train.checkpoint import load_module_state, resolve_checkpoint
 
 
 class TrainedGenerator:
-    """Callable generator: ``gen(z, y)`` runs the network; ``gen.sample(n, seed, labels)`` draws samples."""
+    """A trained run's sampler: ``sample(n, seed, labels=..., **knobs)``, ``translate(inputs, **knobs)``
+    for image-input recipes, and ``gen(z, y)`` (the generator network) for noise-input recipes."""
 
-    def __init__(self, recipe, module: torch.nn.Module, step: int, info: dict):
-        self.recipe, self.module, self.step, self.info = recipe, module.eval(), step, info
+    def __init__(self, recipe, nets: dict[str, torch.nn.Module], step: int, info: dict):
+        self.recipe, self.nets, self.step, self.info = recipe, nets, step, info
         self.config, self.dataset = recipe.cfg, recipe.dataset
+        self.module = nets[recipe.inference_networks[0]]
 
     @classmethod
     def from_path(cls, path: str | Path, device: str = "cpu") -> "TrainedGenerator":
@@ -31,30 +37,58 @@ class TrainedGenerator:
         cfg = cfg.replace(bc_weight=0.0)  # sampling needs no classifiers
         try:
             recipe = RECIPES.get(cfg.recipe)(cfg, restore_dataset(info)).to(device)
+        except GanforgeError:
+            raise
         except (KeyError, TypeError, ValueError, IndexError, AttributeError) as e:
             # The JSON is not covered by the tensor hash: a hand-edited record must fail clearly, not crash.
             raise CheckpointError(f"checkpoint {path} has an inconsistent config/data record ({type(e).__name__}: "
                                   f"{e}); it was edited or comes from another ganforge version.") from None
-        module = recipe.nets["generator"]
-        prefix = "ema.generator." if meta.get("has_ema") else "net.generator."
-        load_module_state(module, prefix, tensors, "generator")
-        recipe.generator = module
-        return cls(recipe, module, int(meta["step"]), info)
+        nets = {}
+        for name in recipe.inference_networks:
+            module = recipe.nets[name]
+            has_ema = any(k.startswith(f"ema.{name}.") for k in tensors)
+            load_module_state(module, f"ema.{name}." if has_ema else f"net.{name}.", tensors, name)
+            setattr(recipe, name, module)
+            nets[name] = module.eval()
+        from ganforge.train.state import _recipe_state  # the same reader resume uses
+
+        try:
+            recipe.load_state_dict(_recipe_state(meta, tensors, 0))
+        except (KeyError, TypeError, ValueError, RuntimeError) as e:
+            raise CheckpointError(f"checkpoint {path} has a recipe state that does not fit ({e}).") from None
+        return cls(recipe, nets, int(meta["step"]), info)
+
+    @property
+    def task(self) -> str:
+        return self.recipe.task
+
+    @property
+    def knobs(self) -> tuple[str, ...]:
+        return tuple(self.recipe.knobs)
 
     @property
     def num_classes(self) -> int:
-        return self.recipe.num_classes
+        return getattr(self.recipe, "num_classes", 0)
 
-    def __call__(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+    def __call__(self, *inputs):
         with torch.no_grad():
-            return self.module(z, y)
+            return self.module(*inputs)
 
-    def sample(self, n: int, seed: int = 0, labels=None) -> torch.Tensor:
-        """n samples in model space (images in [-1, 1]); labels: None (balanced), an int, or a tensor."""
-        return generate(self.recipe, self.module, n, seed=seed, labels=labels)[0]
+    def sample(self, n: int, seed: int = 0, labels=None, **knobs) -> torch.Tensor:
+        """n outputs in model space (images in [-1, 1]); labels: None (balanced), an int, or a tensor."""
+        return self.sample_with_labels(n, seed=seed, labels=labels, **knobs)[0]
 
-    def sample_with_labels(self, n: int, seed: int = 0, labels=None):
-        return generate(self.recipe, self.module, n, seed=seed, labels=labels)
+    def sample_with_labels(self, n: int, seed: int = 0, labels=None, **knobs):
+        knobs = self.recipe.check_knobs({"labels": labels, **knobs})
+        out = self.recipe.sample(n, seed=seed, nets=self.nets, **knobs)
+        return out.x, out.y
+
+    def translate(self, inputs: torch.Tensor, seed: int = 0, **knobs) -> torch.Tensor:
+        """Outputs for input samples (model space, e.g. images in [-1, 1]), for image-input recipes."""
+        if self.recipe.task not in ("image", "audio", "sequence"):
+            raise GanforgeError(f"recipe {self.config.recipe!r} generates from {self.recipe.task}, not from inputs; "
+                                f"use sample() (the CLI without --input).")
+        return self.sample(len(inputs), seed=seed, inputs=inputs, **knobs)
 
     def decode(self, x: torch.Tensor, labels=None):
         """Model space -> the data's own form (uint8 images; a DataFrame for tables, which need the labels

@@ -13,15 +13,28 @@ class Registry(Generic[T]):
     def __init__(self, kind: str):
         self.kind = kind
         self._items: dict[str, T] = {}
+        self._options: dict[str, object] = {}
 
-    def register(self, name: str) -> Callable[[T], T]:
+    def register(self, name: str, options=None) -> Callable[[T], T]:
+        """Decorator. ``options``: the entry's typed options (see ``ganforge.options``)."""
         def decorator(obj: T) -> T:
             if name in self._items:
                 raise ValueError(f"{self.kind} {name!r} registered twice")
             self._items[name] = obj
+            if options is not None:
+                self._options[name] = options
             return obj
 
         return decorator
+
+    def options(self, name: str):
+        """The typed options an entry declared (its ``Options`` attribute, or those given to register)."""
+        return self._options.get(name, getattr(self._items.get(name), "Options", None))
+
+    def unregister(self, name: str) -> None:
+        """Remove an entry (tests and notebooks that define a recipe twice)."""
+        self._items.pop(name, None)
+        self._options.pop(name, None)
 
     def get(self, name: str) -> T:
         try:

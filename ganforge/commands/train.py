@@ -44,8 +44,10 @@ def run(args) -> int:
 
     from ganforge.train.trainer import Trainer
 
+    from ganforge.metrics.callback import evaluation_callbacks
+
     cfg = resolve_config(args)
-    trainer = Trainer(cfg, resume=bool(args.resume))
+    trainer = Trainer(cfg, resume=bool(args.resume), extra_callbacks=evaluation_callbacks(cfg))
     run_dir = trainer.fit()
     if trainer.stop_signal is not None:
         # Stopped by SIGINT/SIGTERM after saving a checkpoint: exit 128 + signal (130, 143), the shell's

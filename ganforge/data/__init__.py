@@ -4,7 +4,9 @@ from __future__ import annotations
 import importlib
 import os
 
-from ganforge.data.base import Batch, BatchSampler, Dataset, resize_images  # noqa: F401
+from ganforge.data.base import (  # noqa: F401
+    KINDS, Batch, BatchSampler, Dataset, MultiSourceSampler, from_model, make_sampler, resize_images, to_model,
+)
 from ganforge.errors import GanforgeError
 from ganforge.registry import Registry
 
@@ -53,7 +55,13 @@ def restore_dataset(info: dict) -> Dataset:
 
     if info["name"] in RESTORERS:
         return RESTORERS[info["name"]](info)
-    x = torch.zeros(1, *info["shape"], dtype=getattr(torch, info.get("dtype", "float32")))
+    dtype = lambda name: getattr(torch, name if name in ("uint8", "float32", "float64", "int64", "float16", "bfloat16")  # noqa: E731
+                                 else "float32")
+    x = torch.zeros(1, *info["shape"], dtype=dtype(info.get("dtype", "float32")))
     y = torch.zeros(1, dtype=torch.long) if info.get("num_classes") else None
+    fields = {name: torch.zeros(1, *f["shape"], dtype=dtype(f.get("dtype", "float32")))
+              for name, f in (info.get("fields") or {}).items()}
+    kinds = {name: f["kind"] for name, f in (info.get("fields") or {}).items()}
+    sources = {name: restore_dataset(sub) for name, sub in (info.get("sources") or {}).items()}
     return Dataset(info["name"], x, y, int(info.get("num_classes", 0)), list(info.get("class_names", [])),
-                   dict(info.get("meta", {})))
+                   dict(info.get("meta", {})), info.get("kind"), fields, kinds, sources)

@@ -166,7 +166,7 @@ def load_cifar10(cfg, split: str) -> Dataset:
     x = torch.from_numpy(np.concatenate([p[0] for p in parts]))
     y = torch.from_numpy(np.concatenate([p[1] for p in parts]))
     return Dataset("cifar10", x, y, len(CLASS_NAMES), _class_names(contents[META_FILE], f"{where}/{META_FILE}"),
-                   {"source": where})
+                   {"source": where}, kind="image")
 
 
 def _register():

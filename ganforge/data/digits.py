@@ -18,7 +18,7 @@ def load_digits_split(split: str) -> Dataset:
     perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(1234))
     n_test = int(len(x) * DIGITS_TEST_FRACTION)
     idx = perm[n_test:] if split == "train" else perm[:n_test]
-    return Dataset("digits", x[idx], y[idx], 10, [str(d) for d in range(10)])
+    return Dataset("digits", x[idx], y[idx], 10, [str(d) for d in range(10)], kind="image")
 
 
 def _register():

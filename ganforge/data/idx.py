@@ -274,7 +274,7 @@ def load_idx_dataset(cfg, split: str, name: str, fetch=None) -> Dataset:
         idx = perm[len(x) - n_test:] if split == "test" else perm[:len(x) - n_test]
         x, y = x[idx], y[idx]
         meta["split"] = f"seeded permutation (seed {PAIR_SPLIT_SEED}), last {PAIR_TEST_FRACTION:.4f} is test"
-    return Dataset(name, x, y, NUM_CLASSES, list(SOURCES[name]["class_names"]), meta)
+    return Dataset(name, x, y, NUM_CLASSES, list(SOURCES[name]["class_names"]), meta, kind="image")
 
 
 def _register():

@@ -171,13 +171,18 @@ def load_image_folder(cfg, split: str) -> Dataset:
         x[i] = torch.from_numpy(decode(path, size, channels))
     y = None if labels is None else torch.tensor(labels, dtype=torch.int64)
     meta = {"source": str(root), "split": how, "color": "grayscale" if channels == 1 else "rgb"}
-    return Dataset("image-folder", x, y, len(classes), classes, meta)
+    return Dataset("image-folder", x, y, len(classes), classes, meta, kind="image")
 
 
 def _register():
     from ganforge.data import DATASETS
 
-    DATASETS.register("image-folder")(load_image_folder)
+    from ganforge.options import Option
+
+    DATASETS.register("image-folder", options={
+        "color": Option(str, "auto", "auto, rgb or grayscale"),
+        "test_fraction": Option((int, float), DEFAULT_TEST_FRACTION, "held-out fraction when there is no train/test split"),
+    })(load_image_folder)
 
 
 _register()

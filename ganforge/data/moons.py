@@ -62,14 +62,22 @@ def _load(cfg, split: str, name: str) -> Dataset:
         radius = _number(options, "radius", 1.5, integer=False, low=0.0, high=1e6, name=name)
         x, y = sample_overlapping_gaussians(n, seed, k, radius)
         meta, classes = {"n_classes": k, "radius": radius}, [f"class{i}" for i in range(k)]
-    return Dataset(name, torch.from_numpy(x), torch.from_numpy(y), len(classes), classes, meta)
+    return Dataset(name, torch.from_numpy(x), torch.from_numpy(y), len(classes), classes, meta, kind="vector")
 
 
 def _register():
     from ganforge.data import DATASETS
 
+    from ganforge.options import Option
+
+    common = {"n_samples": Option(int, DEFAULT_TRAIN_SAMPLES, "training points"),
+              "n_test_samples": Option(int, DEFAULT_TEST_SAMPLES, "test points"),
+              "data_seed": Option(int, 0, "seed of the data draw")}
+    extra = {"moons": {"noise": Option((int, float), 0.2, "noise std")},
+             "overlapping-gaussians": {"n_classes": Option(int, 3, "classes"),
+                                       "radius": Option((int, float), 1.5, "distance of the class means")}}
     for data_name in ("moons", "overlapping-gaussians"):
-        DATASETS.register(data_name)(lambda cfg, split, _name=data_name: _load(cfg, split, _name))
+        DATASETS.register(data_name, options={**common, **extra[data_name]})(lambda cfg, split, _name=data_name: _load(cfg, split, _name))
 
 
 _register()

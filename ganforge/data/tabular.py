@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ganforge.data.base import Dataset
+from ganforge.data.base import Batch, Dataset
 from ganforge.errors import GanforgeError
 from ganforge.tabular import ConditionSampler, TabularTransform
 
@@ -47,9 +47,14 @@ class TabularDataset(Dataset):
                             "source": source}}
         dataset = cls(NAME, torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)),
                       None if y is None else torch.from_numpy(np.asarray(y, dtype=np.int64)),
-                      transform.num_classes, transform.class_names, meta)
+                      transform.num_classes, transform.class_names, meta, kind="table")
         dataset.transform, dataset.conditions = transform, conditions
         return dataset
+
+    def make_sampler(self, batch_size: int, seed: int, device="cpu", rank: int = 0, world_size: int = 1,
+                     channels_last: bool = False) -> "ConditionalRowSampler":
+        """CTGAN's training-by-sampling instead of uniform rows (see ConditionalRowSampler)."""
+        return ConditionalRowSampler(self, batch_size, seed, device, rank, world_size)
 
     def decode(self, x, y=None) -> pd.DataFrame:
         """Encoded rows (+ target labels when the table has a target) -> DataFrame like the source."""
@@ -65,9 +70,41 @@ class TabularDataset(Dataset):
             return self
         idx = torch.randperm(len(self), generator=torch.Generator().manual_seed(seed))[:n]
         out = TabularDataset(self.name, self.x[idx], None if self.y is None else self.y[idx],
-                             self.num_classes, self.class_names, self.meta)
+                             self.num_classes, self.class_names, self.meta, kind="table")
         out.transform, out.conditions = self.transform, self.conditions
         return out
+
+
+class ConditionalRowSampler:
+    """Training-by-sampling (CTGAN): each batch draws a condition per row (a categorical column and one
+    of its categories, by log-frequency; or the target class) and a real row that matches it.
+
+    Batches carry ``x`` (encoded rows), ``y`` (target labels, when the table has a target), ``cond``
+    (the condition vectors G and D see), ``column`` / ``category`` (what the conditional loss checks).
+    Each draw is seeded by (seed, rank, batches drawn), so the position ``drawn`` is the whole state,
+    as for the index sampler: resume is exact and ranks draw independently.
+    """
+
+    def __init__(self, dataset: "TabularDataset", batch_size: int, seed: int, device="cpu", rank: int = 0,
+                 world_size: int = 1):
+        if len(dataset) < batch_size:
+            raise GanforgeError(f"the table has {len(dataset)} rows, fewer than one batch of {batch_size}; "
+                                f"lower --batch-size.")
+        self.dataset, self.batch_size, self.seed, self.rank = dataset, batch_size, seed, rank
+        self.device = torch.device(device)
+        self.drawn = 0
+        self._x = dataset.x.to(self.device)
+        self._y = None if dataset.y is None else dataset.y.to(self.device)
+
+    def next(self) -> Batch:
+        rng = np.random.default_rng([self.seed, self.rank, self.drawn])
+        self.drawn += 1
+        c = self.dataset.conditions.sample_train(self.batch_size, rng)
+        as_tensor = lambda a: torch.from_numpy(a).to(self.device)  # noqa: E731
+        rows = as_tensor(c.rows)
+        kinds = {"x": "table", "y": "label", "cond": "vector", "column": "label", "category": "label"}
+        return Batch(self._x[rows], None if self._y is None else self._y[rows], kinds=kinds, cond=as_tensor(c.cond),
+                     column=as_tensor(c.column), category=as_tensor(c.category))
 
 
 def read_csv(path: str | os.PathLike | None) -> pd.DataFrame:
@@ -189,7 +226,14 @@ def restore_tabular(info: dict) -> TabularDataset:
 def _register() -> None:
     from ganforge.data import DATASETS, RESTORERS
 
-    DATASETS.register(NAME)(load_tabular)
+    from ganforge.options import Option
+
+    DATASETS.register(NAME, options={
+        "column_types": Option(dict, {}, "{column: continuous | categorical} overrides"),
+        "max_modes": Option(int, 10, "Gaussian-mixture modes per continuous column"),
+        "mixture_iters": Option(int, 100, "mixture fitting iterations"),
+        "split_seed": Option(int, 0, "seed of the train/test split"),
+        "test_fraction": Option((int, float), 0.0, "held-out fraction")})(load_tabular)
     RESTORERS[NAME] = restore_tabular
 
 

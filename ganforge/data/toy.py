@@ -99,14 +99,23 @@ def load_toy(cfg, split: str, name: str) -> Dataset:
     points, modes = sample_toy(name, n, data_seed * 10_007 + SPLIT_SEED_OFFSET[split], options)
     meta = {"toy": name, "centres": centres.tolist(), "std": std}
     return Dataset(name, torch.from_numpy(points), torch.from_numpy(modes), len(centres),
-                   [f"mode{i}" for i in range(len(centres))], meta)
+                   [f"mode{i}" for i in range(len(centres))], meta, kind="vector")
 
 
 def _register():
     from ganforge.data import DATASETS
 
+    from ganforge.options import Option
+
+    common = {"n_modes": Option(int, None, "number of modes (grid: a perfect square)"),
+              "std": Option((int, float), None, "per-mode standard deviation"),
+              "n_samples": Option(int, DEFAULT_TRAIN_SAMPLES, "training points"),
+              "n_test_samples": Option(int, DEFAULT_TEST_SAMPLES, "test points"),
+              "data_seed": Option(int, 0, "seed of the data draw (not the training seed)")}
+    extra = {"toy-ring": {"radius": Option((int, float), 1.0, "radius of the ring")},
+             "toy-grid": {"spacing": Option((int, float), 2.0, "distance between neighbouring modes")}}
     for toy_name in TOY_DEFAULTS:
-        DATASETS.register(toy_name)(lambda cfg, split, _name=toy_name: load_toy(cfg, split, _name))
+        DATASETS.register(toy_name, options={**common, **extra[toy_name]})(lambda cfg, split, _name=toy_name: load_toy(cfg, split, _name))
 
 
 _register()

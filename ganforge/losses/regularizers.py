@@ -18,30 +18,40 @@ def logits_of(output) -> torch.Tensor:
     return output[0] if isinstance(output, (tuple, list)) else output
 
 
-def _input_gradient(discriminator, x: torch.Tensor, y=None) -> torch.Tensor:
-    """d sum(D(x)) / dx with the graph kept (so the penalty itself can be back-propagated)."""
-    output = discriminator(x, y)
+def _input_gradient(discriminator, x: torch.Tensor, y=None, extra: tuple = ()) -> torch.Tensor:
+    """d sum(D(x, y, *extra)) / d(x, float extras) with the graph kept (so the penalty itself can be
+    back-propagated), flattened per sample and concatenated."""
+    inputs = [x] + [e for e in extra if e.requires_grad]
+    output = discriminator(x, y, *extra)
     scores = logits_of(output).float()
-    (grad,) = torch.autograd.grad(scores.sum(), x, create_graph=True)
+    grads = torch.autograd.grad(scores.sum(), inputs, create_graph=True)
+    grad = torch.cat([g.flatten(1) for g in grads], dim=1)
     # + 0 x D's outputs (as StyleGAN2-ADA does): numerically nothing, but every weight of D gets a
     # (zero) gradient, which DDP waits for; the input gradient alone misses e.g. the last bias.
     outputs = output if isinstance(output, (tuple, list)) else (output,)
-    return grad.flatten(1) + 0.0 * sum(o.float().sum() for o in outputs)
+    return grad + 0.0 * sum(o.float().sum() for o in outputs)
 
 
 def gradient_penalty(discriminator, real: torch.Tensor, fake: torch.Tensor, y=None,
-                     target: float = 1.0) -> torch.Tensor:
+                     target: float = 1.0, pack: int = 1, extra: tuple = ()) -> torch.Tensor:
     """E[(||grad_x D(x_hat)||_2 - target)^2] on random interpolates x_hat = e*real + (1-e)*fake
     (Gulrajani et al., "Improved Training of Wasserstein GANs", 2017). Multiply by ``gp_weight`` (10).
 
+    ``pack`` > 1 (PacGAN, CTGAN): D scores packs of ``pack`` consecutive samples, so each pack gets
+    one interpolation weight and one gradient norm. ``extra``: further inputs of D (a condition
+    vector) with respect to which the gradient is also taken (CTGAN's critic), passed after ``y``.
     Computed in fp32 with autocast disabled, whatever the caller's precision. ``fake`` is detached:
     the penalty trains the critic only.
     """
     with torch.autocast(device_type=real.device.type, enabled=False):
         real32, fake32 = real.detach().float(), fake.detach().float()
-        eps = torch.rand((real32.shape[0],) + (1,) * (real32.dim() - 1), device=real32.device)
+        packs = real32.shape[0] // pack
+        eps = torch.rand((packs,) + (1,) * (real32.dim() - 1), device=real32.device)
+        if pack > 1:
+            eps = eps.repeat_interleave(pack, dim=0)
         x_hat = (eps * real32 + (1.0 - eps) * fake32).requires_grad_(True)
-        grad = _input_gradient(discriminator, x_hat, y)
+        extra = tuple(e.detach().float().requires_grad_(e.shape[-1] > 0) for e in extra)
+        grad = _input_gradient(discriminator, x_hat, y, extra).reshape(packs, -1)
         return ((grad.norm(2, dim=1) - target) ** 2).mean()
 
 

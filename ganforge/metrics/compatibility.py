@@ -153,9 +153,9 @@ def synthetic_labels(real_labels: torch.Tensor, num_classes: int, mode: str = "r
 # --------------------------------------------------------------------------------------------
 def _as_generator(generator):
     if isinstance(generator, (str, os.PathLike)):
-        import ganforge
+        from ganforge.pretrained import TrainedGenerator
 
-        return ganforge.load(generator)
+        return TrainedGenerator.from_path(generator)
     return generator
 
 

@@ -7,6 +7,7 @@ import torch
 import torch.nn as nn
 
 from ganforge.nets import ARCHITECTURES
+from ganforge.options import Option
 from ganforge.nets.conditional import DiscriminatorHead, check_conditioning, head_mode
 
 
@@ -55,7 +56,7 @@ class MLPDiscriminator(nn.Module):
         return self.head(self.features(x)).flatten()
 
 
-@ARCHITECTURES.register("mlp")
+@ARCHITECTURES.register("mlp", options={"depth": Option(int, 3, "hidden layers of each MLP")})
 def build_mlp(cfg, dataset, num_classes: int = 0, conditioning: str = "concat"):
     depth = int(cfg.options.get("depth", 3))
     image = dataset.kind == "image"

@@ -11,12 +11,21 @@ reals only makes G produce what the data calls class c.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch.nn.functional as F
 
 from ganforge.errors import GanforgeError
 from ganforge.losses import discriminator_loss, generator_loss
+from ganforge.options import option_field
 from ganforge.recipes import RECIPES
 from ganforge.recipes.objective import ObjectiveGAN
+
+
+@dataclass
+class ACGANOptions:
+    aux_weight: float = option_field(1.0, "weight of the classification terms")
+    fake_class_weight: float = option_field(0.0, "weight of D's classification of fakes (the paper: 1.0)")
 
 
 @RECIPES.register("acgan")
@@ -24,14 +33,14 @@ class ACGAN(ObjectiveGAN):
     default_architecture = "dcgan"
     conditional = True
     conditioning = "aux"
+    Options = ACGANOptions
 
     def __init__(self, cfg, dataset):
         super().__init__(cfg, dataset)
-        weight = (cfg.options or {}).get("aux_weight", 1.0)
-        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not weight >= 0:
+        weight, fake_weight = self.options.aux_weight, self.options.fake_class_weight
+        if not weight >= 0:
             raise GanforgeError(f"option 'aux_weight' is {weight!r}; it must be a non-negative number (e.g. 1.0).")
-        fake_weight = (cfg.options or {}).get("fake_class_weight", 0.0)
-        if isinstance(fake_weight, bool) or not isinstance(fake_weight, (int, float)) or not fake_weight >= 0:
+        if not fake_weight >= 0:
             raise GanforgeError(f"option 'fake_class_weight' is {fake_weight!r}; it must be a non-negative number (0 or 1).")
         self.aux_weight, self.fake_class_weight = float(weight), float(fake_weight)
 

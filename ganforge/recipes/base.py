@@ -1,70 +1,131 @@
-"""The Recipe base: a GAN variant owns its networks and its loss phases; the trainer runs them.
+"""The Recipe base: a recipe owns its networks, optimiser groups, loss phases, state and sampling.
 
-A phase is one optimiser step of one network with one loss, stylegan2-ada style: the main phases
-run every step (the discriminator's ``repeat`` times: n_critic), lazy regularisation phases run
-every ``interval`` steps. A recipe usually only writes ``discriminator_loss`` and ``generator_loss``;
-the base draws the fake samples, so shared additions (the BC-loss, regularisers) apply to every recipe.
+The trainer is generic; everything that makes a GAN variant what it is lives in its recipe:
+
+* **networks** — ``self.add_network(name, module, frozen=False)``: any number, each reachable as
+  ``self.<name>`` (the callable the trainer may wrap for DDP / ``torch.compile``: always call through
+  it) and ``self.nets[name]`` (the raw module, for state and parameters). A frozen network (a fixed
+  feature extractor, a pre-trained stage-I generator) never gets gradients, whatever a phase does.
+* **optimiser groups** — ``optimizer_groups() -> {group: OptimizerGroup(networks, lr, betas, ...)}``:
+  which networks each optimiser trains (CycleGAN: both generators in one group, both discriminators
+  in another), with its own lr, betas, weight decay and StyleGAN2's lazy-regularisation correction.
+* **phases** — ``phases() -> [Phase(name, group, loss, ...)]``: one optimiser step of one group with
+  one loss, gated by interval and/or a predicate (a training stage), repeated (n_critic), with
+  gradient accumulation, on a fresh batch or the step's batch (stylegan2-ada's ``loss.py`` idea).
+  Recipes whose step is not a list of phases override ``train_step(step, ctx)`` and still run under
+  the trainer's guards, DDP and checkpoints through ``ctx``.
+* **EMA and inference networks** — ``ema_networks`` get an exponential moving average (when
+  ``cfg.ema_decay > 0``); ``inference_networks`` are what a trained run loads to sample.
+* **state** — ``state_dict()`` / ``load_state_dict()``: everything a recipe changes while training
+  besides weights (image pools, k_t, ADA's p, a progressive level): saved in every checkpoint.
+* **schedule** — ``schedule(step) -> Schedule``: per-group learning-rate factors and optimiser
+  resets (linear lr decay, progressive growth, stage switches).
+* **sampling** — ``task`` (what sampling maps from), ``knobs`` (what it accepts) and ``sample(...)``.
+  The CLI, the training grids, evaluation, export and serving all go through it.
+* **options** — ``Options``: a dataclass of the recipe's own typed options (``cfg.options``).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable
+from dataclasses import dataclass, field
+from typing import Any, Callable
 
 import torch
+from torch import nn
 
 from ganforge.data import Batch, Dataset
 from ganforge.errors import GanforgeError
-from ganforge.losses import LOSSES
-from ganforge.losses.diffaugment import DiffAugment
-from ganforge.losses.regularizers import (
-    add_instance_noise, apply_spectral_norm, clip_weights, gradient_penalty, instance_noise_std, r1_penalty,
-    smoothed_real_target,
-)
-from ganforge.nets import build_networks
+from ganforge.options import parse_options
 
 LossResult = tuple[torch.Tensor, dict[str, torch.Tensor]]
+TASKS = ("noise", "class", "image", "text", "sequence", "audio", "table")
+KNOBS = ("labels", "truncation", "mix", "codes", "domain", "inputs", "prompt", "masks")
+
+
+@dataclass
+class OptimizerGroup:
+    """One optimiser over the parameters of some networks."""
+    networks: tuple[str, ...]
+    lr: float
+    betas: tuple[float, float] = (0.5, 0.999)
+    weight_decay: float = 0.0
+    optimizer: str = "adam"         # adam | adamw | rmsprop
+    lazy_interval: int = 0          # StyleGAN2: a phase regularised every k steps: lr*c, beta**c, c = k/(k+1)
+
+    def effective(self) -> tuple[float, tuple[float, float]]:
+        if self.lazy_interval > 0:
+            c = self.lazy_interval / (self.lazy_interval + 1)
+            return self.lr * c, (self.betas[0] ** c, self.betas[1] ** c)
+        return self.lr, self.betas
+
+    def build(self, params) -> torch.optim.Optimizer:
+        lr, betas = self.effective()
+        if self.optimizer == "rmsprop":
+            return torch.optim.RMSprop(params, lr=lr, weight_decay=self.weight_decay)
+        if self.optimizer == "adamw":
+            return torch.optim.AdamW(params, lr=lr, betas=betas, weight_decay=self.weight_decay)
+        if self.optimizer == "adam":
+            return torch.optim.Adam(params, lr=lr, betas=betas, weight_decay=self.weight_decay)
+        raise GanforgeError(f"unknown optimiser {self.optimizer!r}; use adam, adamw or rmsprop.")
 
 
 @dataclass
 class Phase:
-    name: str                                   # "D", "D_reg", "G", ...
-    network: str                                # "discriminator" or "generator": whose optimiser steps
+    name: str                                   # "D", "D_reg", "G", ... (logs of other phases get "name/")
+    group: str                                  # the optimiser group it steps
     loss: Callable[[Batch, int], LossResult]    # (real batch, step) -> (scalar fp32 loss, detached logs)
-    repeat: int = 1                             # consecutive steps per training step (n_critic)
+    repeat: int = 1                             # consecutive optimiser steps per training step (n_critic)
     interval: int = 1                           # run when step % interval == 0 (lazy regularisation)
+    when: Callable[[int], bool] | None = None   # and only while this holds (a training stage)
+    accumulate: int = 1                         # gradients of this many batches per optimiser step
+    new_batch: bool = True                      # False: reuse the batch the previous phase drew
+    keep_trainable: tuple[str, ...] = ()        # other networks left trainable (a later phase reuses a graph)
+
+    def due(self, step: int) -> bool:
+        return step % self.interval == 0 and (self.when is None or bool(self.when(step)))
+
+
+@dataclass
+class Schedule:
+    """What changes at a step: lr factor per group (missing: 1), optimiser groups to reset."""
+    lr: dict[str, float] = field(default_factory=dict)
+    reset: tuple[str, ...] = ()
+
+
+@dataclass
+class Samples:
+    """What ``Recipe.sample`` returns: outputs in model space (CPU), their labels, and the inputs used."""
+    x: torch.Tensor
+    y: torch.Tensor | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class Recipe:
-    default_architecture = "dcgan"
-    conditional = False  # class-conditional: G(z, y) and D(x, y) see labels
-    conditioning = "concat"  # how labels enter the nets: concat | aux (ACGAN) | projection (ganforge.nets.conditional)
+    task = "noise"
+    knobs: tuple[str, ...] = ()
+    ema_networks: tuple[str, ...] = ()
+    inference_networks: tuple[str, ...] = ()
+    Options = None  # a dataclass of typed recipe options, or None
 
     def __init__(self, cfg, dataset: Dataset):
         self.cfg, self.dataset = cfg, dataset
-        if self.conditional and not dataset.num_classes:
-            raise GanforgeError(
-                f"recipe {cfg.recipe!r} is class-conditional but dataset {dataset.name!r} has no labels; "
-                f"use a labelled dataset (or --target for tables) or an unconditional recipe."
-            )
-        self.num_classes = dataset.num_classes if self.conditional else 0
-        self.objective = LOSSES.get(cfg.loss)  # an unknown --loss fails here, before anything is built
-        self.augment = DiffAugment(cfg.diffaugment)
-        if self.augment and dataset.kind != "image":
-            raise GanforgeError(f"diffaugment={cfg.diffaugment!r} augments images; dataset {dataset.name!r} holds "
-                                "vectors: drop --diffaugment.")
-        generator, discriminator = self.build_networks()
-        if cfg.spectral_norm:  # before the trainer builds optimisers: they must see the parametrised weights
-            apply_spectral_norm(discriminator)
-        self.nets = {"generator": generator, "discriminator": discriminator}
-        # The trainer may swap these callables for DDP / compiled wrappers: always call through them.
-        self.generator, self.discriminator = generator, discriminator
+        self.options = parse_options(self.Options, cfg.options, f"recipe {cfg.recipe!r}")
+        self.nets: dict[str, nn.Module] = {}
+        self.frozen: set[str] = set()
         self.device = torch.device("cpu")
-        self.bc = None  # boundary calibration, built by the trainer when cfg.bc_weight > 0
-        self._fake_for_generator = None  # fakes the discriminator phase hands to the generator phase
 
     # -- construction ---------------------------------------------------------------------------
-    def build_networks(self):
-        return build_networks(self.cfg, self.dataset, self.default_architecture, self.num_classes, self.conditioning)
+    def add_network(self, name: str, module: nn.Module, frozen: bool = False) -> nn.Module:
+        if hasattr(type(self), name):
+            raise ValueError(f"network name {name!r} clashes with an attribute of {type(self).__name__}")
+        self.nets[name] = module
+        setattr(self, name, module)
+        if frozen:
+            self.frozen.add(name)
+            module.requires_grad_(False).eval()
+        return module
+
+    def optimizer_groups(self) -> dict[str, OptimizerGroup]:
+        raise NotImplementedError
 
     def to(self, device) -> "Recipe":
         self.device = torch.device(device)
@@ -72,92 +133,61 @@ class Recipe:
             net.to(self.device)
         return self
 
-    # -- sampling helpers -----------------------------------------------------------------------
-    def latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        return torch.randn(n, self.cfg.z_dim, device=self.device, generator=generator)
-
-    def random_labels(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor | None:
-        if not self.num_classes:
-            return None
-        return torch.randint(0, self.num_classes, (n,), device=self.device, generator=generator)
-
-    def fake(self, n: int, y: torch.Tensor | None = None) -> torch.Tensor:
-        return self.generator(self.latent(n), y)
-
-    # -- phases ---------------------------------------------------------------------------------
+    # -- training -------------------------------------------------------------------------------
     def phases(self) -> list[Phase]:
-        phases = [Phase("D", "discriminator", self.discriminator_phase, repeat=self.cfg.n_critic)]
-        if self.has_lazy_regularizer():
-            phases.append(Phase("D_reg", "discriminator", self.discriminator_regularizer, interval=self.cfg.r1_interval))
-        phases.append(Phase("G", "generator", self.generator_phase))
-        return phases
+        raise NotImplementedError
 
-    def discriminator_phase(self, batch: Batch, step: int) -> LossResult:
-        y = self.random_labels(len(batch.x))
-        # With one critic step per generator step, the generator phase reuses these fakes (as the
-        # classic DCGAN loop does): one generator forward per step instead of two. G is not updated
-        # in between, so its graph is still valid when the generator phase backpropagates.
-        reuse = self.cfg.n_critic == 1
-        with torch.set_grad_enabled(reuse):
-            fake = self.fake(len(batch.x), y)
-        self._fake_for_generator = (fake, y) if reuse else None
-        fake = fake.detach()
-        real = Batch(self.discriminator_input(batch.x, step), batch.y)
-        fake = self.discriminator_input(fake, step)
-        loss, logs = self.discriminator_loss(real, fake, y, step)
-        if self.cfg.gp_weight > 0:
-            gp = gradient_penalty(self.discriminator, real.x, fake, batch.y if self.num_classes else None)
-            loss = loss + self.cfg.gp_weight * gp
-            logs["gp"] = gp.detach()
-        return loss, logs
-
-    def generator_phase(self, batch: Batch, step: int) -> LossResult:
-        reused, self._fake_for_generator = self._fake_for_generator, None
-        if reused is not None and len(reused[0]) == len(batch.x):
-            fake, y = reused
-        else:
-            y = self.random_labels(len(batch.x))
-            fake = self.fake(len(batch.x), y)
-        # D sees augmented / noised inputs in the G phase too (DiffAugment: G learns through the augmentation).
-        seen = Batch(self.discriminator_input(batch.x, step), batch.y)
-        loss, logs = self.generator_loss(seen, self.discriminator_input(fake, step), y, step)
-        if self.bc is not None:  # only built when bc_weight > 0, so λ=0 is the base recipe bit for bit
-            bc = self.bc(fake, y, batch)
-            loss = loss + self.cfg.bc_weight * bc
-            logs["bc_loss"] = bc.detach()
-        return loss, logs
-
-    # -- shared regularisers (each off unless its config key is set) -------------------------------
-    @property
-    def real_target(self) -> float:
-        """The discriminator's target for reals: 1, or 1 - label_smoothing (one-sided smoothing)."""
-        return smoothed_real_target(self.cfg.label_smoothing)
-
-    def discriminator_input(self, x: torch.Tensor, step: int) -> torch.Tensor:
-        """What D sees of a real or fake batch: DiffAugment (one policy for both) + annealed instance noise."""
-        x = self.augment(x)
-        if self.cfg.instance_noise > 0:
-            x = add_instance_noise(x, instance_noise_std(self.cfg.instance_noise, step, self.cfg.steps))
-        return x
-
-    def has_lazy_regularizer(self) -> bool:
-        return self.cfg.r1_gamma > 0
-
-    def discriminator_regularizer(self, batch: Batch, step: int) -> LossResult:
-        """Lazy R1 on reals, every r1_interval steps; scaled by the interval (StyleGAN2) so its
-        average strength is gamma/2 * E||grad D(x)||^2 whatever the interval."""
-        real = self.discriminator_input(batch.x, step)
-        r1 = r1_penalty(self.discriminator, real, batch.y if self.num_classes else None)
-        return 0.5 * self.cfg.r1_gamma * self.cfg.r1_interval * r1, {"r1": r1.detach()}
+    def train_step(self, step: int, ctx) -> None:
+        """One training step. The default runs each due phase; override for steps that are not a list
+        of phases (``ctx.run(phase)``, ``ctx.batch()``, ``ctx.step(group, loss, logs)``)."""
+        for phase in ctx.phases:
+            if phase.due(step):
+                ctx.run(phase)
 
     def after_step(self, phase: Phase) -> None:
-        """Called after each optimiser step: WGAN weight clipping of the critic."""
-        if phase.network == "discriminator" and self.cfg.clip_value > 0:
-            clip_weights(self.nets["discriminator"], self.cfg.clip_value)
+        """Called after each optimiser step of a phase (e.g. WGAN's weight clipping)."""
 
-    # -- what a recipe defines ------------------------------------------------------------------
-    def discriminator_loss(self, batch: Batch, fake: torch.Tensor, fake_labels, step: int) -> LossResult:
+    def schedule(self, step: int) -> Schedule | None:
+        """Linear learning-rate decay to 0 from ``cfg.lr_decay_start`` to the last step (pix2pix,
+        CycleGAN), on every group. Recipes add progressive growth and stage switches."""
+        start = getattr(self.cfg, "lr_decay_start", 0)
+        if not start or step < start:
+            return None
+        factor = max(0.0, 1.0 - (step - start) / max(1, self.cfg.steps - start))
+        return Schedule(lr={group: factor for group in self.optimizer_groups()})
+
+    def state_dict(self) -> dict[str, Any]:
+        """Recipe state besides weights: tensors and JSON values (checkpointed, per process)."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if state:
+            raise GanforgeError(f"recipe {self.cfg.recipe!r} keeps no state but the checkpoint has {sorted(state)}.")
+
+    # -- sampling -------------------------------------------------------------------------------
+    def sample(self, n: int, seed: int = 0, nets: dict[str, nn.Module] | None = None, **knobs) -> Samples:
+        """n outputs in model space from the inference networks (``nets``: e.g. their EMA copies)."""
         raise NotImplementedError
 
-    def generator_loss(self, batch: Batch, fake: torch.Tensor, fake_labels, step: int) -> LossResult:
-        raise NotImplementedError
+    def preview(self, n: int, seed: int = 0, nets: dict[str, nn.Module] | None = None) -> Samples | None:
+        """What training grids and the collapse warning look at: by default n samples from noise.
+        Recipes that need inputs (translation, text) show fixed ones, ``extra["nrow"]`` laying out the
+        grid (e.g. input | output | target); None: nothing to picture."""
+        if self.task in ("noise", "class"):
+            return self.sample(n, seed=seed, nets=nets)
+        return None
+
+    def check_knobs(self, knobs: dict[str, Any]) -> dict[str, Any]:
+        """Drop unset knobs; a knob this recipe does not take is a clear error."""
+        given = {k: v for k, v in knobs.items() if v is not None}
+        unknown = sorted(set(given) - set(self.knobs))
+        if unknown == ["labels"] and self.task == "noise":
+            raise GanforgeError("this generator is unconditional; drop --class (only conditional recipes take a class).")
+        if unknown:
+            takes = ", ".join(self.knobs) or "no knobs"
+            raise GanforgeError(f"recipe {self.cfg.recipe!r} (task {self.task!r}) does not take "
+                                f"{', '.join(unknown)}; it takes {takes}.")
+        return given
+
+    def inference(self, nets: dict[str, nn.Module] | None, name: str) -> nn.Module:
+        return (nets or {}).get(name, self.nets[name])

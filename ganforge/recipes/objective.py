@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 from ganforge.losses import discriminator_loss, generator_loss
-from ganforge.recipes.base import Recipe
+from ganforge.recipes.gan import GANRecipe
 
 
-class ObjectiveGAN(Recipe):
+class ObjectiveGAN(GANRecipe):
     """D and G losses come from the objective named by cfg.loss; subclasses pick networks and defaults."""
 
     def discriminator_loss(self, batch, fake, fake_labels, step):

@@ -1,4 +1,6 @@
-"""Callbacks observe the loop (rank 0 only): progress bar, metrics log, sample grids, loss curve, metrics."""
+"""Callbacks observe the loop (rank 0 only): progress bar, metrics log, sample grids, loss curve, collapse
+warning, TensorBoard. (Evaluation during training is ``ganforge.metrics.callback.Evaluate``: metrics
+sit above the training layer, so the trainer never imports them.)"""
 from __future__ import annotations
 
 import json
@@ -7,7 +9,6 @@ import time
 
 import torch
 
-from ganforge.sampling import generate
 from ganforge.utils.files import atomic_write_text
 
 GRID_SAMPLES = 100  # 10x10: one row per class for 10-class conditional models
@@ -21,8 +22,15 @@ class Callback:
     def on_end(self, trainer) -> None: ...
 
 
+def sampling_nets(trainer) -> dict[str, torch.nn.Module]:
+    """The networks to sample with: the EMA copies where training keeps them, else the live ones."""
+    return {name: ema.model for name, ema in trainer.emas.items()}
+
+
 def sampling_module(trainer) -> torch.nn.Module:
-    return trainer.ema.model if trainer.ema is not None else trainer.recipe.nets["generator"]
+    """The first inference network (EMA copy if any): the generator of two-player recipes."""
+    name = trainer.recipe.inference_networks[0]
+    return trainer.emas[name].model if name in trainer.emas else trainer.recipe.nets[name]
 
 
 class ProgressBar(Callback):
@@ -92,21 +100,29 @@ class SampleGrid(Callback):
     """Fixed-noise grids every sample_every steps (same z each time, so progress is comparable) and samples.png."""
 
     def _save(self, trainer, path):
+        """What a grid shows is the recipe's (``Recipe.preview``: noise samples, or inputs | outputs for
+        translation recipes); a recipe without a picture (``preview`` returns None) gets none."""
+        recipe = trainer.recipe
+        if trainer.dataset.kind == "vector":
+            return self._save_scatter(trainer, path)
+        if trainer.dataset.kind != "image":
+            return
         from ganforge.utils.images import save_grid
 
-        if trainer.dataset.kind != "image":
-            return self._save_scatter(trainer, path)
-        x, _ = generate(trainer.recipe, sampling_module(trainer), GRID_SAMPLES, seed=trainer.cfg.seed + 1)
-        nrow = trainer.recipe.num_classes if trainer.recipe.num_classes in range(2, 17) else None
+        shown = recipe.preview(GRID_SAMPLES, seed=trainer.cfg.seed + 1, nets=sampling_nets(trainer))
+        if shown is None:
+            return
+        num_classes = getattr(recipe, "num_classes", 0)
+        nrow = shown.extra.get("nrow") or (num_classes if num_classes in range(2, 17) else None)
         # Conditional grids: labels are 0,1,..,C-1 repeated, so each column is one class.
-        save_grid(trainer.dataset.from_model(x), path, nrow=nrow)
+        save_grid(trainer.dataset.from_model(shown.x), path, nrow=nrow)
 
     def _save_scatter(self, trainer, path):
         if trainer.dataset.shape != (2,):  # only 2-D points have an obvious picture
             return
         from ganforge.utils.plots import scatter_png
 
-        x, _ = generate(trainer.recipe, sampling_module(trainer), 2500, seed=trainer.cfg.seed + 1)
+        x = trainer.recipe.sample(2500, seed=trainer.cfg.seed + 1, nets=sampling_nets(trainer)).x
         scatter_png(trainer.dataset.x[:2500].numpy(), x.numpy(), path)
 
     def on_step(self, trainer):
@@ -123,31 +139,6 @@ class LossCurve(Callback):
         from ganforge.utils.plots import loss_curve_png
 
         loss_curve_png(trainer.run_dir / "metrics.jsonl", trainer.run_dir / "loss.png")
-
-
-class Evaluate(Callback):
-    """Metrics every eval_every steps, logged to metrics.jsonl (the eval curve)."""
-
-    def on_start(self, trainer):
-        from ganforge.data import load_dataset
-        from ganforge.errors import GanforgeError
-
-        # Compare with the held-out split (the training split when a dataset has none).
-        try:
-            self.reference = load_dataset(trainer.cfg, "test")
-        except GanforgeError:
-            self.reference = trainer.dataset
-
-    def on_step(self, trainer):
-        if trainer.step % trainer.cfg.eval_every and trainer.step != trainer.cfg.steps:
-            return
-        from ganforge.metrics import evaluate
-
-        x, _ = generate(trainer.recipe, sampling_module(trainer), trainer.cfg.eval_samples, seed=trainer.cfg.seed + 2)
-        results = evaluate(x, self.reference, trainer.cfg.eval_metrics.split(","), extractor=trainer.cfg.eval_extractor,
-                           train_dataset=trainer.dataset)
-        with open(trainer.run_dir / "metrics.jsonl", "a") as f:
-            f.write(json.dumps({"step": trainer.step, "eval": results}) + "\n")
 
 
 class CollapseWarning(Callback):
@@ -171,8 +162,11 @@ class CollapseWarning(Callback):
 
     def diversity(self, trainer) -> float:
         recipe = trainer.recipe
-        n = min(max(self.SAMPLES, 4 * recipe.num_classes), 1024)
-        x, y = generate(recipe, recipe.nets["generator"], n, seed=trainer.cfg.seed + 3)
+        n = min(max(self.SAMPLES, 4 * getattr(recipe, "num_classes", 0)), 1024)
+        shown = recipe.preview(n, seed=trainer.cfg.seed + 3, nets={})  # the live networks
+        if shown is None:
+            return float("nan")
+        x, y = shown.x, shown.y
         flat = x.flatten(1).double()
         if y is None:
             return float(torch.pdist(flat).mean())
@@ -217,10 +211,13 @@ class TensorBoard(Callback):
     def on_step(self, trainer):
         every = trainer.cfg.sample_every
         if every and trainer.step % every == 0 and trainer.dataset.kind == "image":
-            x, _ = generate(trainer.recipe, sampling_module(trainer), 64, seed=trainer.cfg.seed + 1)
+            shown = trainer.recipe.preview(64, seed=trainer.cfg.seed + 1, nets=sampling_nets(trainer))
+            if shown is None:
+                return
             from ganforge.utils.images import make_grid
 
-            self.writer.add_image("samples", make_grid(trainer.dataset.from_model(x)), trainer.step, dataformats="HWC")
+            self.writer.add_image("samples", make_grid(trainer.dataset.from_model(shown.x)), trainer.step,
+                                  dataformats="HWC")
 
     def on_end(self, trainer):
         self.writer.close()

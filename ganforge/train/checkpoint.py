@@ -22,7 +22,8 @@ from ganforge.errors import CheckpointError
 from ganforge.utils.files import atomic_write, atomic_write_text, sha256_file
 
 FORMAT = "ganforge-checkpoint"
-VERSION = 1
+VERSION = 2  # 2: optimiser groups, EMAs and recipe state by name, per-rank RNG (reads 1 too)
+READABLE_VERSIONS = (1, 2)
 _NAME = re.compile(r"^step-(\d{8,})\.json$")
 
 
@@ -55,21 +56,21 @@ def _unflatten_optimizer(prefix: str, saved: dict, tensors: dict) -> dict:
 
 
 def save_checkpoint(run_dir: str | Path, step: int, *, nets: dict[str, torch.nn.Module],
-                    optimizers: dict[str, torch.optim.Optimizer], ema: torch.nn.Module | None,
-                    state: dict[str, Any], keep: int) -> Path:
-    """Write one checkpoint atomically, then prune to the newest ``keep``. Returns the JSON path."""
+                    optimizers: dict[str, torch.optim.Optimizer], emas: dict[str, torch.nn.Module] | None = None,
+                    state: dict[str, Any], keep: int, extra_tensors: dict[str, torch.Tensor] | None = None) -> Path:
+    """Write one checkpoint atomically, then prune to the newest ``keep``. Returns the JSON path.
+    ``extra_tensors``: RNG states and recipe state (ganforge.train.state); without them, this process's RNG."""
     tensors: dict[str, torch.Tensor] = {}
     for name, net in nets.items():
         for key, value in net.state_dict().items():
             tensors[f"net.{name}.{key}"] = value.detach().cpu().contiguous()
-    if ema is not None:
+    for name, ema in (emas or {}).items():
         for key, value in ema.state_dict().items():
-            tensors[f"ema.generator.{key}"] = value.detach().cpu().contiguous()
+            tensors[f"ema.{name}.{key}"] = value.detach().cpu().contiguous()
     optimizer_state = {name: _flatten_optimizer(f"optim.{name}", opt, tensors) for name, opt in optimizers.items()}
-    tensors["rng.torch"] = torch.get_rng_state()
-    if torch.cuda.is_available():
-        for i, s in enumerate(torch.cuda.get_rng_state_all()):
-            tensors[f"rng.cuda.{i}"] = s
+    if extra_tensors is None:
+        extra_tensors = {"rng.torch": torch.get_rng_state()}
+    tensors.update({k: v.detach().cpu().contiguous() for k, v in extra_tensors.items()})
     # Clone tensors that share storage (safetensors refuses aliases, e.g. tied weights).
     seen: set[int] = set()
     for key, value in tensors.items():
@@ -84,7 +85,7 @@ def save_checkpoint(run_dir: str | Path, step: int, *, nets: dict[str, torch.nn.
     atomic_write(tensor_path, lambda tmp: save_file(tensors, str(tmp)))
     meta = {"format": FORMAT, "version": VERSION, "step": step, "tensors": tensor_path.name,
             "sha256": sha256_file(tensor_path), "optimizers": optimizer_state,
-            "has_ema": ema is not None, **state}
+            "has_ema": bool(emas), "emas": sorted(emas or {}), **state}
     json_path = atomic_write_text(folder / f"{stem}.json", json.dumps(meta, indent=1))
     prune_checkpoints(run_dir, keep)
     return json_path
@@ -151,6 +152,14 @@ def _schema_problem(meta: dict[str, Any]) -> str | None:
     for key in ("sampler_drawn", "world_size", "rollbacks"):
         if key in meta and not is_int(meta[key]):
             return f"{key!r} must be a non-negative integer"
+    recipe_state = meta.get("recipe_state", [])
+    if not (isinstance(recipe_state, list) and all(isinstance(v, dict) for v in recipe_state)):
+        return "'recipe_state' must be a list of mappings (one per process)"
+    if data is not None and data.get("kind") is not None:
+        from ganforge.data import KINDS
+
+        if data["kind"] not in KINDS:
+            return f"'data.kind' must be one of {', '.join(KINDS)}, got {data['kind']!r}"
     if "recipe" in meta and not isinstance(meta["recipe"], str):
         return "'recipe' must be a name"
     lr_scale = meta.get("lr_scale", 1.0)
@@ -172,8 +181,9 @@ def read_checkpoint(json_path: str | Path) -> tuple[dict[str, Any], dict[str, to
         raise CheckpointError(f"checkpoint {json_path} cannot be read ({e.strerror or e}).") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise CheckpointError(f"{json_path} is not a ganforge checkpoint.")
-    if meta.get("version") != VERSION:
-        raise CheckpointError(f"checkpoint {json_path} has format version {meta.get('version')}, this ganforge reads {VERSION}.")
+    if meta.get("version") not in READABLE_VERSIONS:
+        raise CheckpointError(f"checkpoint {json_path} has format version {meta.get('version')}, this ganforge reads "
+                              f"{', '.join(map(str, READABLE_VERSIONS))}.")
     problem = _schema_problem(meta)
     if problem:  # the hash covers the tensor file only: the JSON is checked field by field
         raise CheckpointError(f"checkpoint {json_path} is corrupt or tampered ({problem}); use another checkpoint.")

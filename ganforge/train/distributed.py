@@ -15,6 +15,7 @@ See docs/DISTRIBUTED.md for the commands and for why each choice below was made.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import datetime
 import inspect
 import os
@@ -117,14 +118,15 @@ def check_sync_batchnorm(cfg, nets: dict[str, nn.Module], device: torch.device) 
     if device.type != "cuda":
         raise GanforgeError("--sync-batchnorm needs CUDA GPUs (PyTorch's SyncBatchNorm has no CPU kernels); "
                             "drop --sync-batchnorm for CPU (gloo) training.")
-    if (cfg.gp_weight > 0 or cfg.r1_gamma > 0) and _has_batchnorm(nets["discriminator"]):
-        raise GanforgeError("--sync-batchnorm with a gradient penalty (gp_weight / r1_gamma) and a batch-norm "
-                            "discriminator: SyncBatchNorm cannot be differentiated twice. Drop --sync-batchnorm, "
+    if (cfg.gp_weight > 0 or cfg.r1_gamma > 0) and any(_has_batchnorm(net) for net in nets.values()):
+        raise GanforgeError("--sync-batchnorm with a gradient penalty (gp_weight / r1_gamma) and batch-norm "
+                            "networks: SyncBatchNorm cannot be differentiated twice. Drop --sync-batchnorm, "
                             "or use a discriminator without batch norm (the penalties assume one anyway).")
 
 
 def wrap_recipe(recipe, info: DistInfo, cfg) -> None:
-    """Replace the recipe's network callables by DDP wrappers (the raw modules stay in recipe.nets).
+    """Replace the recipe's network callables (``recipe.<name>``) by DDP wrappers; the raw modules stay
+    in ``recipe.nets``. Frozen networks are not wrapped (DDP needs parameters to reduce).
 
     Call it after the optimisers are built (SyncBatchNorm conversion keeps the same Parameter
     objects, so they stay valid) and before loading a checkpoint into ``recipe.nets``.
@@ -133,8 +135,11 @@ def wrap_recipe(recipe, info: DistInfo, cfg) -> None:
         return
     from torch.nn.parallel import DistributedDataParallel as DDP
 
-    check_sync_batchnorm(cfg, recipe.nets, info.device)
-    for name, net in list(recipe.nets.items()):
+    trained = {name: net for name, net in recipe.nets.items() if name not in recipe.frozen}
+    check_sync_batchnorm(cfg, trained, info.device)
+    for name, net in trained.items():
+        if not any(p.requires_grad for p in net.parameters()):
+            continue
         if cfg.sync_batchnorm:
             net = nn.SyncBatchNorm.convert_sync_batchnorm(net)
             recipe.nets[name] = net
@@ -145,20 +150,53 @@ def wrap_recipe(recipe, info: DistInfo, cfg) -> None:
         setattr(recipe, name, DDP(net, device_ids=ids, **_BUFFER_SYNC))
 
 
-def set_trainable(nets: dict[str, nn.Module], network: str | None) -> None:
-    """In a generator phase the discriminator's weights do not require gradients.
+def set_trainable(recipe, names) -> None:
+    """During a phase only the networks it steps (``names``) take weight gradients; ``None``: all but
+    the frozen ones (outside a step). Frozen networks never do.
 
-    Why freeze D in the G phase? Its weight gradients would be computed, then (under DDP)
-    all-reduced, and then thrown away by the next D phase's zero_grad: pure waste. DDP's ``no_sync``
-    would skip the all-reduce but still compute them, and leave them to be all-reduced with the
-    next backward. With D frozen, autograd still propagates through D to G's weights but D's
-    weight-gradient kernels and gradient hooks never run, so DDP has nothing to reduce for D.
-    G stays trainable in the D phases: the fakes drawn there (with a graph when n_critic == 1) are
-    reused by the G phase, and the D loss only sees them detached, so no G gradient is computed.
-    ``None`` (outside a step): every network trainable.
+    Why freeze the others? In a generator phase the discriminator's weight gradients would be
+    computed, then (under DDP) all-reduced, and then thrown away by the next D phase's zero_grad:
+    pure waste. DDP's ``no_sync`` would skip the all-reduce but still compute them. With D frozen,
+    autograd still propagates *through* D to G's weights but D's weight-gradient kernels and
+    gradient hooks never run, so DDP has nothing to reduce for D. A phase lists in
+    ``keep_trainable`` the networks whose graph a later phase reuses (the D phase's fakes when the G
+    phase reuses them); its loss sees them detached, so no gradient is computed for them.
+    ``recipe`` may also be a plain ``{name: module}`` mapping (no frozen networks).
     """
+    nets, frozen = (recipe, set()) if isinstance(recipe, dict) else (recipe.nets, recipe.frozen)
+    names = (names,) if isinstance(names, str) else names
     for name, net in nets.items():
-        net.requires_grad_(not (network == "generator" and name == "discriminator"))
+        net.requires_grad_(name not in frozen and (names is None or name in names))
+
+
+@contextlib.contextmanager
+def trainable(recipe, names):
+    set_trainable(recipe, names)
+    try:
+        yield
+    finally:
+        set_trainable(recipe, None)
+
+
+@contextlib.contextmanager
+def no_sync(recipe, names, enabled: bool):
+    """Gradient accumulation: skip DDP's all-reduce on the backwards before the last one."""
+    with contextlib.ExitStack() as stack:
+        if enabled:
+            for name in names:
+                wrapper = getattr(recipe, name, None)
+                if hasattr(wrapper, "no_sync"):
+                    stack.enter_context(wrapper.no_sync())
+        yield
+
+
+def gather(info: DistInfo, obj):
+    """``obj`` of every rank, in rank order, on every rank (CPU gloo group: RNG states, recipe state)."""
+    if not info.enabled:
+        return [obj]
+    out = [None] * info.world_size
+    dist.all_gather_object(out, obj, group=info.control_group)
+    return out
 
 
 def describe(info: DistInfo, cfg) -> dict[str, Any]:

@@ -28,3 +28,83 @@ def check_model_size(cfg, dataset, recipe_class) -> None:
             f"the networks would have {sum(counts.values()):.2g} parameters ({detail}), more than the "
             f"{MAX_PARAMETERS:.0e} limit; lower --g-width / --d-width / --z-dim or --image-size."
         )
+
+
+def check_options(cfg, dataset) -> None:
+    """``cfg.options`` keys must be declared by the recipe, the dataset or the architecture."""
+    from ganforge.data import DATASETS
+    from ganforge.nets import ARCHITECTURES, choose_architecture
+    from ganforge.options import check_options as check
+    from ganforge.recipes import RECIPES
+
+    recipe_class = RECIPES.get(cfg.recipe)
+    specs = {f"recipe {cfg.recipe!r}": RECIPES.options(cfg.recipe), f"dataset {cfg.data!r}": DATASETS.options(cfg.data)}
+    default = getattr(recipe_class, "default_architecture", None)
+    if isinstance(default, str):
+        arch = choose_architecture(cfg, dataset, default)
+        if arch in ARCHITECTURES:
+            specs[f"architecture {arch!r}"] = ARCHITECTURES.options(arch)
+    check(cfg.options, specs)
+
+
+def group_parameters(recipe, name: str, group) -> list[torch.nn.Parameter]:
+    """The parameters an optimiser group trains: those of its networks, none of them frozen."""
+    params = []
+    for net in group.networks:
+        if net not in recipe.nets:
+            raise ValueError(f"optimiser group {name!r} names network {net!r}, which recipe {type(recipe).__name__} "
+                             f"does not have (it has {', '.join(recipe.nets)})")
+        if net in recipe.frozen:
+            raise ValueError(f"optimiser group {name!r} would train the frozen network {net!r}")
+        params += list(recipe.nets[net].parameters())
+    return params
+
+
+def resolve_precision(requested: str, device: torch.device) -> str:
+    """fp32 / bf16 as asked; ``auto``: bf16 where the hardware runs it natively, else fp32."""
+    if requested != "auto":
+        return requested
+    from ganforge.utils.hardware import native_bf16
+
+    return "bf16" if native_bf16(device) else "fp32"
+
+
+def weights_finite(trainer) -> bool:
+    """Parameters *and* float buffers (BatchNorm statistics) of every network and EMA: all that a
+    checkpoint stores of them. One host sync."""
+    modules = list(trainer.recipe.nets.values()) + [ema.model for ema in trainer.emas.values()]
+    flags = [torch.isfinite(t).all() for m in modules for t in (*m.parameters(), *m.buffers()) if t.is_floating_point()]
+    return bool(torch.stack(flags).all()) if flags else True
+
+
+def check_divergence(trainer) -> bool:
+    """True if training diverged and was rolled back to the last checkpoint (learning rates scaled
+    down); raises DivergenceError if it cannot be."""
+    from ganforge.errors import CheckpointError, DivergenceError
+    from ganforge.train import distributed, state
+
+    cfg = trainer.cfg
+    if cfg.divergence == "off":
+        return False
+    bad = bool(trainer.bad) or not trainer.weights_finite()
+    if not distributed.any_rank(trainer.dist, bad):
+        return False
+    where = f"step {trainer.step}"
+    if cfg.divergence == "stop" or trainer.run_dir is None or trainer.rollbacks >= cfg.max_rollbacks:
+        raise DivergenceError(
+            f"training diverged before {where} (NaN/Inf loss or weights, or gradient norm above "
+            f"{cfg.max_grad_norm:g}) after {trainer.rollbacks} rollback(s); lower the learning rates, "
+            f"enable --grad-clip, or resume from an earlier checkpoint."
+        )
+    try:
+        meta_tensors = state.latest_checkpoint(trainer.run_dir)
+    except CheckpointError:
+        raise DivergenceError(f"training diverged before {where} and there is no checkpoint to roll back to; "
+                              f"lower the learning rates or enable --grad-clip.") from None
+    # The counters outlive the restore (the checkpoint holds the older values).
+    rollbacks, lr_scale = trainer.rollbacks + 1, trainer.lr_scale * cfg.rollback_lr_factor
+    trainer.restore(meta_tensors)
+    trainer.rollbacks, trainer.lr_scale = rollbacks, lr_scale  # applied by the next train_step
+    for cb in trainer.callbacks:
+        cb.on_rollback(trainer, where)
+    return True

@@ -66,7 +66,7 @@ def test_lazy_r1_phase():
     recipe = _recipe(recipe="dcgan", r1_gamma=2.0, r1_interval=4)
     phases = {p.name: p for p in recipe.phases()}
     assert list(phases) == ["D", "D_reg", "G"] and phases["D_reg"].interval == 4
-    assert phases["D_reg"].network == "discriminator"
+    assert phases["D_reg"].group == "discriminator"
     batch = _batch(recipe)
     recipe.nets["discriminator"].eval()  # same BN statistics for both evaluations
     loss, logs = phases["D_reg"].loss(batch, 0)

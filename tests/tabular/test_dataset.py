@@ -37,7 +37,7 @@ def test_csv_becomes_vectors_with_the_target_as_labels(adult_csv):
 
 
 def test_a_run_rebuilds_the_decoder_from_json_alone(adult_csv, tmp_path):
-    from ganforge.train.trainer import dataset_info
+    from ganforge.train.state import dataset_info
 
     data = load_dataset(config(adult_csv, target="income"))
     info = json.loads(json.dumps(dataset_info(data)))  # what the run folder keeps

@@ -13,7 +13,7 @@ def _save(run, step, keep=3, value=1.0):
     opt = torch.optim.Adam(net.parameters())
     net(torch.randn(4, 3)).sum().backward()
     opt.step()
-    return ckpt.save_checkpoint(run, step, nets={"generator": net}, optimizers={"generator": opt}, ema=None,
+    return ckpt.save_checkpoint(run, step, nets={"generator": net}, optimizers={"generator": opt}, emas={},
                                 state={"recipe": "x", "sampler_drawn": step}, keep=keep), net, opt
 
 

@@ -69,10 +69,12 @@ def _phase_gradients(recipe, real, z, eps) -> dict[str, torch.Tensor]:
     original_rand = torch.rand
     torch.rand = lambda *shape, **kw: eps.clone()  # gradient_penalty draws eps with torch.rand
     try:
+        phases = {phase.name: phase for phase in recipe.phases()}
         for tag, network, loss_fn in (("D", "discriminator", recipe.discriminator_phase),
                                       ("R1", "discriminator", recipe.discriminator_regularizer),
                                       ("G", "generator", recipe.generator_phase)):
-            distributed.set_trainable(nets, network)
+            phase = phases["D_reg" if tag == "R1" else tag]  # trainable as the trainer makes them in that phase
+            distributed.set_trainable(recipe, (network,) + phase.keep_trainable)
             for net in nets.values():
                 net.zero_grad(set_to_none=True)
             loss, _ = loss_fn(batch, 0)
@@ -84,7 +86,7 @@ def _phase_gradients(recipe, real, z, eps) -> dict[str, torch.Tensor]:
             grads[f"{tag}.other_has_grad"] = torch.tensor(any(p.grad is not None for p in nets[other].parameters()))
     finally:
         torch.rand = original_rand
-        distributed.set_trainable(nets, None)
+        distributed.set_trainable(recipe, None)
     return grads
 
 
@@ -127,12 +129,32 @@ def _spawned_worker(rank: int, port: int, out: str) -> None:
     trainer.fit()
     state["stopped_at"] = torch.tensor(trainer.step)
     save_file(state, f"{out}/state-{rank}.safetensors")
+    # 4) 20 steps straight == 10 + resume + 10, bit for bit on every rank: each rank draws its own
+    # latents and penalty weights, so each rank's RNG state must be checkpointed, not only rank 0's.
+    exact = _math_config(steps=20, out=f"{out}/straight", log_every=5, checkpoint_every=10, sample_every=0,
+                         deterministic=True, ema_decay=0.0)
+    runs = {}
+    trainer = Trainer(exact, dataset=dataset, callbacks=[])
+    trainer.fit()
+    runs["straight"], rng = trainer, {"straight": torch.get_rng_state()}
+    Trainer(exact.replace(steps=10, out=f"{out}/halves"), dataset=dataset, callbacks=[]).fit()
+    trainer = Trainer(exact.replace(out=f"{out}/halves"), dataset=dataset, callbacks=[], resume=True)
+    trainer.fit()
+    runs["resumed"], rng["resumed"] = trainer, torch.get_rng_state()
+    exact_state = {}
+    for tag, t in runs.items():
+        exact_state.update({f"{tag}.{name}.{k}": v.contiguous() for name, net in t.recipe.nets.items()
+                            for k, v in net.state_dict().items()})
+        exact_state.update({f"{tag}.optim.{name}.{i}.{k}": v for name, opt in t.optimizers.items()
+                            for i, st in opt.state_dict()["state"].items() for k, v in st.items() if torch.is_tensor(v)})
+    exact_state["straight.rng"], exact_state["resumed.rng"] = rng["straight"], rng["resumed"]
+    save_file(exact_state, f"{out}/exact-{rank}.safetensors")
 
 
 class _SignalRank1(Callback):
     def on_step(self, trainer):
         if trainer.dist.rank == 1 and trainer.step == 2:
-            trainer._on_signal(signal.SIGTERM, None)
+            trainer.signals._on_signal(signal.SIGTERM, None)
 
 
 @pytest.fixture(scope="module")
@@ -171,6 +193,18 @@ def test_replicas_stay_identical_through_the_trainer(spawned):
     assert latest_checkpoint(spawned / "stopped")[0]["step"] == 3
     assert [json.loads(line)["step"] for line in (spawned / "run" / "metrics.jsonl").read_text().splitlines()] \
         == [2, 4, 6]  # logged on rank 0 only: one line per log step, not one per rank
+
+
+def test_two_process_resume_is_bit_exact_on_every_rank(spawned):
+    for rank in range(WORLD):
+        state = load_file(str(spawned / f"exact-{rank}.safetensors"))
+        straight = {k[len("straight."):]: v for k, v in state.items() if k.startswith("straight.")}
+        assert len(straight) > 8
+        for key, value in straight.items():
+            assert torch.equal(value, state[f"resumed.{key}"]), f"rank {rank}: {key}"
+    meta, tensors = latest_checkpoint(spawned / "halves")
+    assert meta["step"] == 20 and {"rng.torch.rank0", "rng.torch.rank1"} <= tensors.keys()
+    assert not torch.equal(tensors["rng.torch.rank0"], tensors["rng.torch.rank1"])
 
 
 def _torchrun(out: Path, *flags: str) -> subprocess.CompletedProcess:
