@@ -86,7 +86,7 @@ def check_divergence(trainer) -> bool:
     cfg = trainer.cfg
     if cfg.divergence == "off":
         return False
-    bad = bool(trainer.bad) or not trainer.weights_finite()
+    bad = bool(trainer._bad) or not trainer.weights_finite()
     if not distributed.any_rank(trainer.dist, bad):
         return False
     where = f"step {trainer.step}"

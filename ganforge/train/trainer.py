@@ -64,7 +64,7 @@ class StepContext:
             # clip_grad_norm_ with an infinite bound just measures (one fused reduction, no sync)
             limit = t.cfg.grad_clip if t.cfg.grad_clip > 0 else float("inf")
             norm = torch.nn.utils.clip_grad_norm_(params, limit)
-            t.bad |= ~(norm < t.cfg.max_grad_norm)
+            t._bad |= ~(norm < t.cfg.max_grad_norm)
         t.optimizers[group].step()
         if phase is not None:
             t.recipe.after_step(phase)
@@ -139,10 +139,10 @@ class Trainer:
     def reset_accumulators(self) -> None:
         self._log_sums: dict[str, torch.Tensor] = {}
         self._log_count = 0
-        self.bad = torch.zeros((), dtype=torch.bool, device=self.device)  # NaN/Inf or exploding grads
+        self._bad = torch.zeros((), dtype=torch.bool, device=self.device)  # NaN/Inf or exploding grads
 
     def record(self, phase_name: str, loss: torch.Tensor, logs: dict[str, torch.Tensor]) -> None:
-        self.bad |= ~torch.isfinite(loss.detach())
+        self._bad |= ~torch.isfinite(loss.detach())
         for key, value in logs.items():
             key = key if phase_name in ("D", "G") else f"{phase_name}/{key}"
             self._log_sums[key] = self._log_sums.get(key, 0) + value.detach().float()

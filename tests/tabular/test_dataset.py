@@ -26,10 +26,10 @@ def adult_csv(tmp_path_factory):
     return path
 
 
-def test_csv_becomes_vectors_with_the_target_as_labels(adult_csv):
+def test_csv_becomes_encoded_rows_with_the_target_as_labels(adult_csv):
     data = load_dataset(config(adult_csv, target="income"))
     frame = pd.read_csv(adult_csv)
-    assert data.kind == "vector" and data.x.dtype.is_floating_point and data.x.shape[0] == 400
+    assert data.kind == "table" and data.x.dtype.is_floating_point and data.x.shape[0] == 400
     assert data.num_classes == 2 and data.class_names == ["<=50K", ">50K"]
     assert np.array_equal(data.y.numpy(), (frame["income"] == ">50K").to_numpy().astype(int))
     assert data.to_model(data.x) is not None and data.from_model(data.x).shape == data.x.shape
