@@ -112,3 +112,31 @@ def test_transient_divergence_recovers(tmp_path):
     trainer.phases[0].loss = once_nan
     trainer.fit()
     assert trainer.rollbacks == 1 and trainer.step == 12 and trainer.weights_finite()
+
+
+def test_a_run_folder_is_written_by_one_training_at_a_time(tmp_path):
+    import os
+
+    from ganforge.train.run_folder import RunLock
+
+    run = tmp_path / "r"
+    with RunLock(run):  # another training holds the folder
+        with pytest.raises(GanforgeError, match=rf"being written by another training \(pid {os.getpid()}\)"):
+            ganforge.train(_cfg(run, steps=2))
+        assert not (run / "run.json").exists()  # refused before writing anything
+    ganforge.train(_cfg(run, steps=2))  # released: the folder is free again
+    assert json.loads((run / "run.json").read_text())["status"] == "complete"
+
+
+def test_checkpoint_format_1_runs_still_load(tmp_path):
+    """Runs written before format 2 (a single 'rng.torch', EMA as 'ema.generator.') load and resume."""
+    run = ganforge.train(_cfg(tmp_path / "old", steps=6))
+    meta_path = sorted((run / "checkpoints").glob("step-*.json"))[-1]
+    meta = json.loads(meta_path.read_text())
+    for key in ("recipe_state", "emas", "precision"):
+        meta.pop(key, None)
+    meta["version"] = 1
+    meta_path.write_text(json.dumps(meta))
+    assert ganforge.load(run).sample(4).shape == (4, 1, 8, 8)
+    resumed = ganforge.train(_cfg(run, steps=8), resume=True)
+    assert latest_checkpoint(resumed)[0]["step"] == 8
