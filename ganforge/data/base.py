@@ -84,6 +84,12 @@ class Batch(Mapping):
         out.fields = {**self.fields, **fields}
         return out
 
+    def take(self, n: int) -> "Batch":
+        """The first n samples of every field."""
+        out = Batch(kinds=self.kinds)
+        out.fields = {k: v[:n] for k, v in self.fields.items()}
+        return out
+
     def __getitem__(self, name: str) -> torch.Tensor:
         try:
             return self.fields[name]

@@ -86,9 +86,13 @@ class Phase:
 
 @dataclass
 class Schedule:
-    """What changes at a step: lr factor per group (missing: 1), optimiser groups to reset."""
+    """What changes at a step: lr factor per group (missing: 1), optimiser groups to reset (their state
+    starts afresh, e.g. when progressive growth adds layers), and the batch size to train with (at most
+    ``cfg.batch_size``: batches are drawn at that size and the first ``batch_size`` samples used, so the
+    sampler's position, and resume, do not depend on the schedule)."""
     lr: dict[str, float] = field(default_factory=dict)
     reset: tuple[str, ...] = ()
+    batch_size: int | None = None
 
 
 @dataclass

@@ -35,6 +35,8 @@ class StepContext:
     def batch(self, new: bool = True) -> Batch:
         if new or self._batch is None:
             self._batch = self.trainer.sampler.next()
+            if self.trainer.batch_size is not None:  # the schedule's batch size (progressive growth)
+                self._batch = self._batch.take(self.trainer.batch_size)
         return self._batch
 
     def run(self, phase: Phase) -> None:
@@ -149,6 +151,7 @@ class Trainer:
 
     def apply_schedule(self) -> None:
         plan = self.recipe.schedule(self.step)
+        self.batch_size = plan.batch_size if plan else None
         for name in plan.reset if plan else ():
             self.optimizers[name] = self.groups[name].build(self.group_params[name])
         for name, opt in self.optimizers.items():
