@@ -20,10 +20,11 @@ from pathlib import Path
 import numpy as np
 
 from ganforge.errors import GanforgeError
-from ganforge.utils.files import atomic_write
+from ganforge.utils.files import atomic_write, check_output_file, ensure_writable_dir
 
 HELP = "sample a trained generator to a PNG grid, a folder of PNGs, .npz or .csv"
 MAX_SAMPLES = 10_000_000
+OUTPUT_TYPES = (".png", ".npz", ".csv", "")
 
 
 def add_arguments(p):
@@ -112,6 +113,14 @@ def run(args) -> int:
 
     if not 1 <= args.num <= MAX_SAMPLES:
         raise GanforgeError(f"-n must be between 1 and {MAX_SAMPLES}, got {args.num}.")
+    # The output is checked before loading or sampling anything: its type, and that it can be written.
+    out = Path(args.out)
+    if out.suffix.lower() not in OUTPUT_TYPES:
+        raise GanforgeError(f"unknown output type {out.suffix!r}; use .png, .npz, .csv or a folder name.")
+    if out.suffix:
+        check_output_file(out, "--out file")
+    else:
+        ensure_writable_dir(out, "--out folder")
     gen = ganforge.load(args.run, device=args.device)
     if args.input is not None:
         return translate_folder(gen, args)
@@ -123,7 +132,6 @@ def run(args) -> int:
         print(f"wrote {args.num} rows to {args.out}")
         return 0
     x, y = gen.sample_with_labels(args.num, seed=args.seed, labels=args.label, **knobs)
-    out = Path(args.out)
     data = gen.dataset
     suffix = out.suffix.lower()
     if suffix == ".csv":

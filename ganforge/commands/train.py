@@ -15,6 +15,7 @@ from pathlib import Path
 from ganforge.commands.common import add_config_flags, config_overrides
 from ganforge.config import load_config, read_yaml, make_config
 from ganforge.errors import GanforgeError
+from ganforge.utils.files import ensure_writable_dir
 
 HELP = "train a GAN (default: DCGAN on the bundled digits)"
 
@@ -38,6 +39,11 @@ def resolve_config(args):
     return load_config(args.config, overrides)
 
 
+def run_folder(cfg) -> Path:
+    """Where the run goes: --out, else runs/<recipe>-<data> (the Trainer's default)."""
+    return Path(cfg.out or f"runs/{cfg.recipe}-{cfg.data}")
+
+
 def run(args) -> int:
     import signal
     import sys
@@ -47,6 +53,8 @@ def run(args) -> int:
     from ganforge.metrics.callback import evaluation_callbacks
 
     cfg = resolve_config(args)
+    # Before any work (data, networks): an uncreatable/unwritable run folder is one line, exit 2.
+    ensure_writable_dir(run_folder(cfg), "run folder")
     trainer = Trainer(cfg, resume=bool(args.resume), extra_callbacks=evaluation_callbacks(cfg))
     run_dir = trainer.fit()
     if trainer.stop_signal is not None:

@@ -32,15 +32,15 @@ def _images_to_model(arr: np.ndarray, source: str) -> torch.Tensor:
 
 
 def _load_folder(folder: Path, limit: int | None) -> torch.Tensor:
-    from PIL import Image
+    from ganforge.data.images import is_grayscale, read_image
 
     files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
     if not files:
         raise GanforgeError(f"folder {str(folder)!r} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))}).")
     files = files[:limit] if limit else files
-    images = [Image.open(p) for p in files]
-    gray = all(im.mode in ("L", "1", "I;16", "I") for im in images)
-    arrays = [np.asarray(im.convert("L" if gray else "RGB")) for im in images]
+    # Headers first (pixel limit, damage: errors name the file), then decode; see ganforge.data.images.
+    gray = all(is_grayscale(p) for p in files)
+    arrays = [read_image(p, 1 if gray else 3) for p in files]
     sizes = {a.shape for a in arrays}
     if len(sizes) > 1:
         raise GanforgeError(f"folder {str(folder)!r} mixes image sizes {sorted(sizes)[:3]}; resize them to one size.")
