@@ -261,6 +261,8 @@ def validate(cfg: Config) -> None:
         bad("keep_checkpoints", "keep at least 1 checkpoint")
     if not 1 <= cfg.eval_samples <= 1_000_000:
         bad("eval_samples", "it must be between 1 and 1000000")
+    if not 0 <= cfg.seed < 2**63:  # torch and numpy take seeds in [0, 2**63); 2**80 crashed, -1 broke numpy (issue 18)
+        bad("seed", "it must be an integer in [0, 2**63)")
     if not cfg.device.startswith(("auto", "cpu", "cuda", "mps")):
         bad("device", "use auto, cpu, cuda or cuda:N")
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import http.client
+import math
 import os
 import sys
 import tempfile
@@ -114,7 +115,7 @@ def parse_idx(content: bytes, path: Path, magic: int) -> np.ndarray:
             f"check that images and labels files are not swapped, or {fix}."
         )
     dims = [int.from_bytes(content[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
-    expected = int(np.prod(dims, dtype=np.int64))
+    expected = math.prod(dims)  # exact: int64 overflowed for hostile headers (2**31 x 2**16 x 2**16)
     if len(content) - header != expected:
         what = "truncated" if len(content) - header < expected else "longer than its header says"
         raise GanforgeError(

@@ -99,13 +99,14 @@ def _split_files(root: Path, split: str, test_fraction: float):
         train_files, train_classes, train_labels = scan(root / "train")
         files, classes, labels = scan(root / "test")
         every_file = train_files + files
-        if split == "train":
-            return train_files, train_classes, train_labels, "train/ and test/ folders", every_file
-        if (labels is None) != (train_labels is None) or not set(classes) <= set(train_classes):
+        # Checked for both splits: training must not start on a layout that evaluation will refuse.
+        if files and ((labels is None) != (train_labels is None) or not set(classes) <= set(train_classes)):
             raise GanforgeError(
                 f"{root / 'test'} has classes {classes or 'none'} but {root / 'train'} has "
                 f"{train_classes or 'none'}; give test/ the same class sub-folders as train/."
             )
+        if split == "train":
+            return train_files, train_classes, train_labels, "train/ and test/ folders", every_file
         if labels is not None:  # index test labels by the train class list
             labels = [train_classes.index(classes[i]) for i in labels]
         return files, train_classes, labels, "train/ and test/ folders", every_file
@@ -125,8 +126,8 @@ def load_image_folder(cfg, split: str) -> Dataset:
 
     root = Path(data_dir(cfg, "image-folder")).expanduser()
     if not root.is_dir():
-        raise GanforgeError(f"image folder {root} does not exist; pass --data-dir pointing at a folder of "
-                            f"PNG/JPEG images.")
+        what = "is a file, not a folder" if root.exists() else "does not exist"
+        raise GanforgeError(f"image folder {root} {what}; pass --data-dir pointing at a folder of PNG/JPEG images.")
     options = cfg.options or {}
     color = options.get("color", "auto")
     if color not in COLOR_CHOICES:

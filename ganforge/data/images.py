@@ -83,7 +83,9 @@ def open_image(path: str | os.PathLike, max_pixels: int | None = None):
                             f"(chmod a+r) or remove it.") from None
     except Image.UnidentifiedImageError:
         size = _size_or_none(path)
-        what = "an empty file" if size == 0 else f"not a {'/'.join(SAFE_FORMATS)} image"
+        kind = _signature(path)
+        what = ("an empty file" if size == 0 else f"a truncated or damaged {kind} file" if kind
+                else f"not a {'/'.join(SAFE_FORMATS)} image")
         raise GanforgeError(f"cannot read image {path} ({what}); delete or replace that file.") from None
     except (OSError, ValueError, SyntaxError, EOFError) as e:
         raise GanforgeError(f"cannot read image {path} ({_reason(e)}); delete or replace that file.") from None
@@ -98,6 +100,22 @@ def open_image(path: str | os.PathLike, max_pixels: int | None = None):
         yield image
     finally:
         image.close()
+
+
+SIGNATURES = {b"\x89PNG\r\n\x1a\n": "PNG", b"\xff\xd8\xff": "JPEG", b"GIF8": "GIF", b"BM": "BMP",
+              b"II*\x00": "TIFF", b"MM\x00*": "TIFF"}
+
+
+def _signature(path) -> str | None:
+    """The format a file's first bytes claim (to tell a damaged PNG from a file that is no image at all)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+    except OSError:
+        return None
+    if head[:4] == b"RIFF":
+        return "WEBP"
+    return next((kind for magic, kind in SIGNATURES.items() if head.startswith(magic)), None)
 
 
 def _size_or_none(path) -> int | None:

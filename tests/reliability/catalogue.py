@@ -11,7 +11,8 @@ Every row is checked the same way (``check_one_clear_error``): exit code 2, one 
 line (argparse errors: usage + that line), no traceback, no run folder that looks valid in ``{tmp}/out``,
 no file changed in anything the row set up, and no sample output written.
 
-``python -m tests.reliability.catalogue`` prints the list that docs/RELIABILITY.md carries
+``GANFORGE_CATALOGUE_DUMP=FILE pytest tests/reliability -k one_clear`` writes every row's message to FILE
+(to review them); ``python -m tests.reliability.catalogue`` prints the list that docs/RELIABILITY.md carries
 (``tests/reliability/test_catalogue_doc.py`` checks that the doc is current).
 """
 from __future__ import annotations
@@ -68,6 +69,9 @@ def check_one_clear_error(case, tmp: Path, trained: dict, capsys, monkeypatch) -
     assert err.count("error:") == 1, err
     if not usage_lines:
         assert err.startswith("ganforge: error:") and len(err.strip().splitlines()) == 1, err
+    # Readable: no raw control characters (a hostile name's terminal escapes), not swollen by echoed values.
+    message = err.strip().splitlines()[-1]
+    assert message.isprintable() and len(message) <= 2100, message[:300]
     assert not looks_like_a_run(tmp / "out")
     # A failure never writes into what it was pointed at (a run, a data folder): nothing changed there,
     # and nothing new appeared beside it (temp files, half-made folders).
@@ -77,6 +81,9 @@ def check_one_clear_error(case, tmp: Path, trained: dict, capsys, monkeypatch) -
     new = [p for p in after if p not in before and not (p == tmp / "out" or tmp / "out" in p.parents)]
     assert new == [], new
     assert not any((tmp / name).exists() for name in OUTPUTS)
+    if os.environ.get("GANFORGE_CATALOGUE_DUMP"):  # for reviewing the messages: one "id: message" line each
+        with open(os.environ["GANFORGE_CATALOGUE_DUMP"], "a") as f:
+            f.write(f"{name}: {message}\n")
     return err
 
 
