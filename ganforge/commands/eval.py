@@ -15,6 +15,7 @@ import json
 import time
 from pathlib import Path
 
+from ganforge.commands.common import check_device, check_seed
 from ganforge.errors import GanforgeError
 from ganforge.utils.files import check_output_file
 
@@ -100,6 +101,8 @@ def run(args) -> int:
     _check_count("--real-samples", args.real_samples)
     if args.batch_size < 1:
         raise GanforgeError(f"--batch-size must be at least 1, got {args.batch_size}.")
+    check_seed(args.seed)
+    check_device(args.device)
     options = {"precision": args.precision, "batch_size": args.batch_size, "seed": args.seed,
                "device": args.device}
     if args.inception_weights:

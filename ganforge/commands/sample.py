@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ganforge.commands.common import check_device, check_seed
 from ganforge.errors import GanforgeError
 from ganforge.utils.files import atomic_write, check_output_file, ensure_writable_dir
 
@@ -113,6 +114,10 @@ def run(args) -> int:
 
     if not 1 <= args.num <= MAX_SAMPLES:
         raise GanforgeError(f"-n must be between 1 and {MAX_SAMPLES}, got {args.num}.")
+    if args.nrow is not None and args.nrow < 1:
+        raise GanforgeError(f"--nrow must be at least 1, got {args.nrow}.")
+    check_seed(args.seed)
+    check_device(args.device)
     # The output is checked before loading or sampling anything: its type, and that it can be written.
     out = Path(args.out)
     if out.suffix.lower() not in OUTPUT_TYPES:
@@ -151,7 +156,7 @@ def run(args) -> int:
             raise GanforgeError("this run generates vectors, not images; use --out NAME.npz or NAME.csv.")
         from ganforge.utils.images import save_grid
 
-        save_grid(data.from_model(x), out, nrow=args.nrow)
+        save_grid(data.from_model(x), out, nrow=min(args.nrow, args.num) if args.nrow else None)
     elif suffix == "":
         if data.kind != "image":
             raise GanforgeError("this run generates vectors, not images; use --out NAME.npz or NAME.csv.")

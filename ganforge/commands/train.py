@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ganforge.commands.common import add_config_flags, config_overrides
+from ganforge.commands.common import add_config_flags, check_device, config_overrides
 from ganforge.config import load_config, read_yaml, make_config
 from ganforge.errors import GanforgeError
 from ganforge.utils.files import ensure_writable_dir
@@ -55,6 +55,7 @@ def run(args) -> int:
     cfg = resolve_config(args)
     # Before any work (data, networks): an uncreatable/unwritable run folder is one line, exit 2.
     ensure_writable_dir(run_folder(cfg), "run folder")
+    check_device(cfg.device)
     trainer = Trainer(cfg, resume=bool(args.resume), extra_callbacks=evaluation_callbacks(cfg))
     run_dir = trainer.fit()
     if trainer.stop_signal is not None:
