@@ -38,13 +38,14 @@ def check_seed(seed: int, flag: str = "--seed") -> int:
 
 
 def check_device(name: str) -> str:
-    """A --device that exists on this machine (before loading anything onto it)."""
+    """A --device that exists on this machine (checked before loading anything onto it); ``auto`` becomes
+    ``cuda`` when a GPU is available, else ``cpu``. Returns the device name to use."""
     import torch
 
     from ganforge.errors import GanforgeError
 
     if name == "auto":
-        return name
+        return "cuda" if torch.cuda.is_available() else "cpu"
     try:
         device = torch.device(name)
     except (RuntimeError, ValueError):

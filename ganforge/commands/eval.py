@@ -102,7 +102,7 @@ def run(args) -> int:
     if args.batch_size < 1:
         raise GanforgeError(f"--batch-size must be at least 1, got {args.batch_size}.")
     check_seed(args.seed)
-    check_device(args.device)
+    args.device = check_device(args.device)
     options = {"precision": args.precision, "batch_size": args.batch_size, "seed": args.seed,
                "device": args.device}
     if args.inception_weights:

@@ -117,7 +117,7 @@ def run(args) -> int:
     if args.nrow is not None and args.nrow < 1:
         raise GanforgeError(f"--nrow must be at least 1, got {args.nrow}.")
     check_seed(args.seed)
-    check_device(args.device)
+    args.device = check_device(args.device)
     # The output is checked before loading or sampling anything: its type, and that it can be written.
     out = Path(args.out)
     if out.suffix.lower() not in OUTPUT_TYPES:
