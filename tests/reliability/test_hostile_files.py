@@ -399,7 +399,7 @@ GROUPS = {
          lambda t, r: (t / "conf.yaml").mkdir() or t / "conf.yaml", "conf.yaml"),
     ],
     # --- command-line values --------------------------------------------------------------------------
-    "CLI values": [
+    "command-line values": [
         ("cli-seed-huge", ["train", *TOY, "--seed", str(2**80), "--out", OUT], None, "'seed'"),
         ("cli-seed-negative", ["train", "--recipe", "tabular-gan", "--data", "moons", "--seed", "-1", "--out", OUT],
          None, "'seed'"),
