@@ -321,7 +321,7 @@ GROUPS = {
          "longer than its header says"),
         ("idx-huge-declared-dims", IDX,
          lambda t, r: _idx_files(t, images=struct.pack(">IIII", 0x803, 2**31, 2**16, 2**16) + bytes(64)),
-         "is truncated"),
+         "declares 9,223,372,036,854,775,824 bytes"),
         ("idx-zero-samples", IDX, lambda t, r: _idx_files(t, images=struct.pack(">IIII", 0x803, 0, 28, 28),
                                                           labels=struct.pack(">II", 0x801, 0)), "holds no samples"),
         ("idx-count-mismatch", IDX, lambda t, r: _idx_files(t, labels=struct.pack(">II", 0x801, 3) + bytes(3)),
@@ -330,6 +330,12 @@ GROUPS = {
          "label 42, outside 0..9"),
         ("idx-truncated-gzip", IDX, lambda t, r: _idx_files(t) and (t / "fashion-mnist/train-images-idx3-ubyte.gz")
          .write_bytes(gzip.compress(os.urandom(3000))[:1500]) and t / "fashion-mnist", "truncated or corrupt gzip"),
+        ("idx-gzip-bomb", IDX, lambda t, r: _idx_files(t, images=struct.pack(">IIII", 0x803, 2, 28, 28)
+                                                       + bytes(8 << 20)), "longer than its header says"),
+        ("idx-header-declares-64-gib", IDX, lambda t, r: _idx_files(
+            t, images=struct.pack(">IIII", 0x803, 2**20, 256, 256) + bytes(64)), "more than the 4 GiB"),
+        ("idx-raw-header-declares-64-gib", IDX, lambda t, r: _idx_files(
+            t, images=struct.pack(">IIII", 0x803, 2**20, 256, 256) + bytes(64), gz=False), "more than the 4 GiB"),
         ("idx-missing-labels-file", IDX, lambda t, r: _idx_files(t, drop=("train-labels-idx1-ubyte",)),
          "train-labels-idx1-ubyte"),
         ("idx-empty-file", IDX, lambda t, r: _idx_files(t, images=b"", gz=False), "too short (0 bytes)"),
@@ -493,6 +499,17 @@ def test_the_bomb_is_refused_without_decoding(tmp_path, monkeypatch):
     small = _png(tmp_path / "ok.png", np.full((30, 40, 3), 7, np.uint8))
     monkeypatch.setenv("GANFORGE_MAX_IMAGE_PIXELS", "1200")  # exactly 30 x 40: allowed
     assert read_image(small).shape == (30, 40, 3)
+
+
+def test_an_idx_gzip_bomb_is_never_inflated_past_its_header(tmp_path):
+    """64 MiB of zeros (65 KB gzipped) behind a header declaring 2 images of 28x28: reading stops one byte
+    past the declared 1568 values, whatever the stream would inflate to."""
+    from ganforge.data import idx
+
+    path = tmp_path / "train-images-idx3-ubyte.gz"
+    path.write_bytes(gzip.compress(struct.pack(">IIII", 0x803, 2, 28, 28) + bytes(64 << 20), compresslevel=1))
+    assert path.stat().st_size < 1 << 20
+    assert len(idx.read_bytes(path)) == 16 + 2 * 28 * 28 + 1
 
 
 # -- messy images that are still images: accepted and converted -----------------------------------
