@@ -34,6 +34,7 @@ IMG = ["train", "--data", "image-folder", "--data-dir", "{setup}", *TINY, "--ima
        "--out", OUT]
 IDX = ["train", "--recipe", "vanilla", "--data", "fashion-mnist", "--data-dir", "{setup}", *TINY, "--out", OUT]
 CIFAR = ["train", "--recipe", "vanilla", "--data", "cifar10", "--data-dir", "{setup}", *TINY, "--out", OUT]
+EVAL_NPZ = ["eval", "--real", "{setup}", "--fake", "{setup}", "--metrics", "fid", "--extractor", "inception"]
 TAB = ["train", "--recipe", "tabular-gan", "--data", "tabular", "--data-path", "{setup}", *TINY, "--batch-size", "10",
        "--out", OUT]
 
@@ -188,6 +189,25 @@ def _csv(tmp, content: str | bytes, name="table.csv"):
 def _yaml(tmp, content: str | bytes):
     path = tmp / "config.yaml"
     path.write_bytes(content.encode() if isinstance(content, str) else content)
+    return path
+
+
+def _npz(tmp, x=None, cut=None, raw=None, zip_text=None, npy=None):
+    path = tmp / "samples.npz"
+    if raw is not None:
+        path.write_bytes(raw)
+    elif zip_text is not None:
+        import zipfile
+
+        with zipfile.ZipFile(path, "w") as z:
+            z.writestr("readme.txt", zip_text)
+    elif npy is not None:
+        with open(path, "wb") as f:
+            np.save(f, npy)
+    else:
+        np.savez(path, x=x)
+        if cut:
+            _trunc(path, int(path.stat().st_size * cut))
     return path
 
 
@@ -441,6 +461,25 @@ GROUPS = {
         ("eval-unknown-metric", ["eval", "{run}", "--metrics", "fidd"], None, "fidd"),
         ("eval-run-and-files", ["eval", "{run}", "--real", "{tmp}", "--fake", "{tmp}"], None, "not both"),
         ("eval-only-real", ["eval", "--real", "{tmp}"], None, "give both --real and --fake"),
+    ],
+    # --- eval --real/--fake sample files (.npz) ----------------------------------------------------------
+    "eval sample files": [
+        ("npz-truncated", EVAL_NPZ, lambda t, r: _npz(t, x=np.zeros((4, 3), np.float32), cut=0.5), "File is not a zip"),
+        ("npz-empty-file", EVAL_NPZ, lambda t, r: _npz(t, raw=b""), "cannot read"),
+        ("npz-no-arrays", EVAL_NPZ, lambda t, r: _npz(t, zip_text="hello"), "holds no arrays"),
+        ("npz-object-array", EVAL_NPZ, lambda t, r: _npz(t, x=np.array([{"a": 1}, None], dtype=object)),
+         "allow_pickle=False"),
+        ("npz-strings", EVAL_NPZ, lambda t, r: _npz(t, x=np.array(["a", "b"])), "must be uint8"),
+        ("npz-complex-vectors", EVAL_NPZ, lambda t, r: _npz(t, x=np.zeros((4, 3), np.complex64)), "real numbers"),
+        ("npz-nan-vectors", EVAL_NPZ, lambda t, r: _npz(t, x=np.full((4, 3), np.nan, np.float32)), "NaN or infinite"),
+        ("npz-overflowing-vectors", EVAL_NPZ, lambda t, r: _npz(t, x=np.full((4, 3), 1e300)), "too large for float32"),
+        ("npz-a-scalar", EVAL_NPZ, lambda t, r: _npz(t, x=np.array(5.0)), "a single value"),
+        ("npz-is-npy", EVAL_NPZ, lambda t, r: _npz(t, npy=np.zeros((4, 3), np.float32)), "not an .npz archive"),
+        ("npz-one-sample", EVAL_NPZ, lambda t, r: _npz(t, x=np.zeros((1, 3), np.float32)), "at least 2"),
+        ("npz-five-channel-images", EVAL_NPZ, lambda t, r: _npz(t, x=np.zeros((4, 5, 8, 8), np.uint8)),
+         "1 or 3 channels"),
+        ("eval-real-is-a-text-file", EVAL_NPZ, lambda t, r: _csv(t, "x", "real.txt"),
+         "neither a folder of images nor an .npz"),
     ],
     # --- runs and checkpoints -------------------------------------------------------------------------
     "runs and checkpoints": [
