@@ -17,6 +17,7 @@ import os
 import pickle
 import shutil
 import struct
+import tarfile
 import zlib
 from pathlib import Path
 
@@ -549,6 +550,27 @@ def test_an_idx_gzip_bomb_is_never_inflated_past_its_header(tmp_path):
     path.write_bytes(gzip.compress(struct.pack(">IIII", 0x803, 2, 28, 28) + bytes(64 << 20), compresslevel=1))
     assert path.stat().st_size < 1 << 20
     assert len(idx.read_bytes(path)) == 16 + 2 * 28 * 28 + 1
+
+
+@pytest.mark.parametrize("packed", [False, True], ids=["folder", "tar-archive"])
+def test_an_oversized_cifar_batch_is_refused_unread(tmp_path, monkeypatch, packed):
+    """A batch file (or tar member) larger than any official batch is refused from its size alone (the
+    limit lowered here, so that the test needs no gigabyte file)."""
+    from ganforge.data import cifar
+    from ganforge.errors import GanforgeError
+
+    monkeypatch.setattr(cifar, "MAX_BATCH_BYTES", 1000)
+    folder = _cifar(tmp_path)
+    if packed:
+        with tarfile.open(tmp_path / "cifar-10-python.tar.gz", "w:gz") as tar:
+            tar.add(folder / "cifar-10-batches-py", arcname="cifar-10-batches-py")
+        shutil.rmtree(folder)
+        folder = tmp_path
+    reads = []
+    monkeypatch.setattr(cifar, "safe_unpickle", lambda *a: reads.append(a))
+    with pytest.raises(GanforgeError, match="far more than a CIFAR-10 batch"):
+        load_dataset(Config(data="cifar10", data_dir=str(folder)), "train")
+    assert reads == []
 
 
 # -- messy images that are still images: accepted and converted -----------------------------------
