@@ -21,6 +21,7 @@ import contextlib
 import os
 import re
 import warnings
+
 import numpy as np
 
 from ganforge.errors import GanforgeError
@@ -65,17 +66,20 @@ def open_image(path: str | os.PathLike, max_pixels: int | None = None):
     saved = Image.MAX_IMAGE_PIXELS
     try:
         # Pillow's own bomb check (at open: a warning above its limit, an error above twice it) is set to
-        # ours, so that a user who raised the limit is not stopped by Pillow's smaller default.
+        # ours, so that a user who raised the limit is not stopped by Pillow's smaller default. (A global,
+        # restored below: ganforge reads images from one thread.)
         Image.MAX_IMAGE_PIXELS = limit
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image = Image.open(path, formats=SAFE_FORMATS)
     except Image.DecompressionBombError as e:  # over twice the limit: Pillow refuses at open (nothing decoded)
         found = re.search(r"\((\d+) pixels\)", str(e))
-        declared = f"declares {int(found.group(1)):,} pixels" if found else f"declares over {2 * limit:,} pixels"
+        pixels = int(found.group(1)) if found else None
+        declared = f"declares {pixels:,} pixels" if pixels else f"declares over {2 * limit:,} pixels"
         raise GanforgeError(
             f"image {path} {declared}, over the limit of {limit:,} pixels (a guard against decompression bombs); "
-            f"shrink that image, remove it, or raise the limit with {MAX_PIXELS_ENV}.") from None
+            f"shrink that image, remove it, or raise the limit with {MAX_PIXELS_ENV}={pixels or 2 * limit + 1}."
+        ) from None
     except FileNotFoundError:
         raise GanforgeError(f"image {path} does not exist (a broken link?); remove it or point at the file.") from None
     except PermissionError:
