@@ -533,12 +533,18 @@ def test_the_bomb_is_refused_without_decoding(tmp_path, monkeypatch):
     with pytest.raises(GanforgeError, match=f"{BOMB}x{BOMB}"):
         read_image(path)
     assert loads == []
-    # Raised above it, the header passes the guard (decoding then meets the missing data: a clear error).
-    monkeypatch.setenv("GANFORGE_MAX_IMAGE_PIXELS", "1e9")
-    monkeypatch.undo()
+    monkeypatch.undo()  # the real decoder again
+    # At the limit exactly: read. Pillow's own global limit is left as it was.
     small = _png(tmp_path / "ok.png", np.full((30, 40, 3), 7, np.uint8))
-    monkeypatch.setenv("GANFORGE_MAX_IMAGE_PIXELS", "1200")  # exactly 30 x 40: allowed
+    monkeypatch.setenv("GANFORGE_MAX_IMAGE_PIXELS", "1200")  # 30 x 40
     assert read_image(small).shape == (30, 40, 3)
+    from PIL import Image
+
+    before = Image.MAX_IMAGE_PIXELS
+    monkeypatch.setenv("GANFORGE_MAX_IMAGE_PIXELS", "1199")
+    with pytest.raises(GanforgeError, match="40x30 \\(1,200 pixels\\), over the limit of 1,199"):
+        read_image(small)
+    assert Image.MAX_IMAGE_PIXELS == before
 
 
 def test_an_idx_gzip_bomb_is_never_inflated_past_its_header(tmp_path):
