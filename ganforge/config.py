@@ -125,6 +125,8 @@ FIELDS = {f.name: f for f in fields(Config)}
 
 def recipe_defaults(recipe: str) -> dict[str, Any]:
     """The recipe's YAML (only what differs from the dataclass defaults), or {}."""
+    if not isinstance(recipe, str) or not recipe.replace("-", "").replace("_", "").isalnum() or len(recipe) > 64:
+        return {}  # not a recipe name (a path, 5000 characters: read nothing); RECIPES.get names the error (issue 18)
     path = resources.files("ganforge.configs").joinpath(f"{recipe}.yaml")
     if not path.is_file():
         return {}

@@ -53,7 +53,13 @@ def run(args) -> int:
     from ganforge.metrics.callback import evaluation_callbacks
 
     cfg = resolve_config(args)
-    # Before any work (data, networks): an uncreatable/unwritable run folder is one line, exit 2.
+    # Before any work (data, networks): a wrong name, then an uncreatable/unwritable run folder (whose
+    # default name holds the recipe's and the dataset's) are one line, exit 2.
+    from ganforge.data import DATASETS
+    from ganforge.recipes import RECIPES
+
+    RECIPES.get(cfg.recipe)
+    DATASETS.get(cfg.data)
     ensure_writable_dir(run_folder(cfg), "run folder")
     check_device(cfg.device)
     trainer = Trainer(cfg, resume=bool(args.resume), extra_callbacks=evaluation_callbacks(cfg))

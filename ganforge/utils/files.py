@@ -66,8 +66,9 @@ def ensure_writable_dir(path: str | os.PathLike, what: str = "output folder") ->
             raise GanforgeError(f"{what} {path} is an existing file, not a folder; remove it or {fix}.")
         missing = [p for p in [path, *path.parents] if not p.exists()]
         for folder in reversed(missing):  # shallowest first
-            folder.mkdir()
-            created.append(folder)
+            if not folder.exists():  # ("a/.." exists once "a" does)
+                folder.mkdir()
+                created.append(folder)
         doing = "write into"
         probe = path / f".ganforge-write-test-{os.getpid()}"
         with open(probe, "wb") as f:
