@@ -3,7 +3,9 @@
 Same rows and guarantees as ``test_bad_inputs.py`` (runner: ``catalogue.py``): exit code 2, one
 ``ganforge: error:`` line naming the problem (and the fix), no traceback, nothing half-written.
 Surfaces: image folders (oversized/bomb, damaged, not images, links, layouts, options), output paths,
-IDX and CIFAR files, CSV tables, YAML configs, command-line values, runs and checkpoints, eval inputs.
+IDX and CIFAR files, CSV tables, YAML configs, command-line values, eval sample files, runs and
+checkpoints. Plus direct tests of the guards that rows cannot show (the decoder never runs for a bomb,
+a gzip bomb is not inflated, an oversized CIFAR batch is not read).
 
 Messy images that are still images (grey, RGBA, 16-bit, palette, CMYK, EXIF-rotated, mixed sizes, odd
 extensions) are *accepted*, converted: ``test_messy_images_are_accepted`` below.
@@ -41,10 +43,9 @@ TAB = ["train", "--recipe", "tabular-gan", "--data", "tabular", "--data-path", "
 
 
 # -- builders -------------------------------------------------------------------------------------
-def _png(path: Path, array=None, mode=None, **save) -> Path:
+def _png(path: Path, array=None, **save) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    array = np.full((8, 8, 3), 128, np.uint8) if array is None else array
-    Image.fromarray(array, mode).save(path, **save) if mode else Image.fromarray(array).save(path, **save)
+    Image.fromarray(np.full((8, 8, 3), 128, np.uint8) if array is None else array).save(path, **save)
     return path
 
 
