@@ -486,6 +486,18 @@ GROUPS = {
          "1 or 3 channels"),
         ("eval-real-is-a-text-file", EVAL_NPZ, lambda t, r: _csv(t, "x", "real.txt"),
          "neither a folder of images nor an .npz"),
+        ("eval-folder-mixed-sizes", EVAL_NPZ, lambda t, r: _png(_png(t / "ev" / "a.png").parent / "b.png",
+                                                                np.zeros((9, 8, 3), np.uint8)).parent,
+         "mixes image sizes"),
+        ("eval-folder-one-image", EVAL_NPZ, lambda t, r: _png(t / "ev" / "a.png").parent, "at least 2"),
+        ("eval-folder-no-images", EVAL_NPZ, lambda t, r: _csv(t, "x", "notes.txt").parent, "holds no images"),
+        ("eval-inception-weights-junk", EVAL_NPZ + ["--inception-weights", "{tmp}/junk.pt"],
+         lambda t, r: _csv(t, b"junk" * 100, "junk.pt") and _npz(t, x=np.zeros((4, 3, 8, 8), np.uint8)),
+         "cannot read Inception weights"),
+        ("eval-inception-weights-missing", EVAL_NPZ + ["--inception-weights", "{tmp}/none.pt"],
+         lambda t, r: _npz(t, x=np.zeros((4, 3, 8, 8), np.uint8)), "none.pt' does not exist"),
+        ("eval-unknown-extractor", ["eval", "--real", "{setup}", "--fake", "{setup}", "--extractor", "vgg"],
+         lambda t, r: _npz(t, x=np.zeros((4, 3, 8, 8), np.uint8)), "unknown feature extractor 'vgg'"),
     ],
     # --- runs and checkpoints -------------------------------------------------------------------------
     "runs and checkpoints": [
