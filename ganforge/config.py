@@ -125,6 +125,8 @@ FIELDS = {f.name: f for f in fields(Config)}
 
 def recipe_defaults(recipe: str) -> dict[str, Any]:
     """The recipe's YAML (only what differs from the dataclass defaults), or {}."""
+    if not isinstance(recipe, str) or not recipe.replace("-", "").replace("_", "").isalnum() or len(recipe) > 64:
+        return {}  # not a recipe name (a path, 5000 characters: read nothing); RECIPES.get names the error (issue 18)
     path = resources.files("ganforge.configs").joinpath(f"{recipe}.yaml")
     if not path.is_file():
         return {}
@@ -261,6 +263,8 @@ def validate(cfg: Config) -> None:
         bad("keep_checkpoints", "keep at least 1 checkpoint")
     if not 1 <= cfg.eval_samples <= 1_000_000:
         bad("eval_samples", "it must be between 1 and 1000000")
+    if not 0 <= cfg.seed < 2**63:  # torch and numpy take seeds in [0, 2**63); 2**80 crashed, -1 broke numpy (issue 18)
+        bad("seed", "it must be an integer in [0, 2**63)")
     if not cfg.device.startswith(("auto", "cpu", "cuda", "mps")):
         bad("device", "use auto, cpu, cuda or cuda:N")
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import time
 
-from ganforge.commands.common import add_config_flags, config_overrides
+from ganforge.commands.common import add_config_flags, check_device, config_overrides
 from ganforge.config import load_config
 
 HELP = "benchmark training throughput (img/s)"
@@ -48,6 +48,7 @@ def measure_training(cfg, warmup: int) -> dict:
 def run(args) -> int:
     overrides = {"steps": 30, "divergence": "off", **config_overrides(args)}
     cfg = load_config(args.config, overrides)
+    check_device(cfg.device)
     result = measure_training(cfg, args.warmup)
     if args.json:
         print(json.dumps(result))

@@ -15,7 +15,9 @@ import json
 import time
 from pathlib import Path
 
+from ganforge.commands.common import check_device, check_seed
 from ganforge.errors import GanforgeError
+from ganforge.utils.files import check_output_file
 
 HELP = "evaluate a run (or two sample folders/.npz files) with FID, KID, IS, precision/recall, ..."
 MAX_SAMPLES = 1_000_000
@@ -74,6 +76,8 @@ def _evaluate_run(args, options: dict):
 
     parse_metrics(args.metrics)  # fail on a typo before loading anything
     gen = ganforge.load(args.run, device=args.device)
+    # The results go to RUN/metrics.json: check that it can be written before any work (data, sampling).
+    check_output_file(_run_dir(args.run) / "metrics.json", "results file")
     cfg = gen.config.replace(device=args.device)
     if args.data_dir:
         cfg = cfg.replace(data_dir=args.data_dir)
@@ -87,11 +91,18 @@ def _evaluate_run(args, options: dict):
     return results, protocol
 
 
+def _run_dir(run: str) -> Path:
+    """The run folder of RUN_OR_CHECKPOINT (a checkpoint file lies in RUN/checkpoints/)."""
+    return Path(run) if Path(run).is_dir() else Path(run).parent.parent
+
+
 def run(args) -> int:
     _check_count("--samples", args.samples)
     _check_count("--real-samples", args.real_samples)
     if args.batch_size < 1:
         raise GanforgeError(f"--batch-size must be at least 1, got {args.batch_size}.")
+    check_seed(args.seed)
+    args.device = check_device(args.device)
     options = {"precision": args.precision, "batch_size": args.batch_size, "seed": args.seed,
                "device": args.device}
     if args.inception_weights:
@@ -114,8 +125,7 @@ def run(args) -> int:
         from ganforge.train.checkpoint import resolve_checkpoint  # noqa: F401  (the run exists: load() passed)
         from ganforge.utils.files import atomic_write_text
 
-        run_dir = Path(args.run) if Path(args.run).is_dir() else Path(args.run).parent.parent
-        atomic_write_text(run_dir / "metrics.json", json.dumps({**results, "protocol": protocol}, indent=2) + "\n")
+        atomic_write_text(_run_dir(args.run) / "metrics.json", json.dumps({**results, "protocol": protocol}, indent=2) + "\n")
     if args.json:
         print(json.dumps(results))
     return 0
