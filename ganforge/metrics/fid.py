@@ -6,13 +6,9 @@ S1 = L Lᵀ (Cholesky), or with the roles of S1 and S2 swapped when only S2 is p
 S1^½ S2 S1^½ with S1^½ from ``eigh`` when both are singular (fewer samples than dimensions).
 No ``scipy.linalg.sqrtm`` (slow, and it returns complex noise for near-singular covariances).
 
-Only the eigenvalues of M are needed. For large M (the 2048-d Inception features) they are computed
-in two stages, as LAPACK's ``*syevd_2stage`` does: an orthogonal reduction of M to a band matrix
-(blocked Householder, matrix-matrix products only) and then the eigenvalues of the band matrix
-(LAPACK ``dsbevd``). Orthogonal similarity transformations are backward stable, so the eigenvalues
-agree with a one-stage ``eigvalsh`` to ~1e-14 relative; the one-stage reduction spends most of its time
-in memory-bound matrix-vector products and is ~3x slower on CPUs. Negative round-off eigenvalues are
-clipped to 0.
+Only the eigenvalues of M are needed: one ``eigvalsh`` (LAPACK ``syevd``; with MKL, PyTorch's CPU
+LAPACK, it beat a hand-written two-stage band reduction + ``dsbevd``: 0.55 s vs 0.95 s of CPU time at
+2048-d on one Sapphire Rapids core). Negative round-off eigenvalues are clipped to 0.
 """
 from __future__ import annotations
 
@@ -20,9 +16,6 @@ import numpy as np
 import torch
 
 from ganforge.errors import GanforgeError
-
-BAND = 32  # bandwidth of the intermediate band matrix (stage 1 is faster wider, stage 2 narrower)
-TWO_STAGE_MIN = 384  # below this size a plain eigvalsh is as fast
 
 
 def feature_stats(features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -40,60 +33,6 @@ def _sqrt_psd(s: torch.Tensor) -> torch.Tensor:
     return (v * w.clamp_min(0).sqrt()) @ v.T
 
 
-def _householder_t(v: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:
-    """Upper-triangular T with H_1 ... H_k = I - V T Vᵀ (LAPACK ``larft``: forward, column-wise)."""
-    k = tau.numel()
-    vtv = v.T @ v
-    t = torch.zeros(k, k, dtype=v.dtype)
-    for i in range(k):
-        t[i, i] = tau[i]
-        if i:
-            t[:i, i] = -tau[i] * (t[:i, :i] @ vtv[:i, i])
-    return t
-
-
-def band_reduce(a: torch.Tensor, band: int = BAND) -> np.ndarray:
-    """Lower band storage ``(band + 1, n)`` of Qᵀ a Q, a band matrix orthogonally similar to symmetric ``a``.
-
-    Panel by panel (``band`` columns), a QR factorisation zeroes the panel below its band and the
-    trailing matrix gets the two-sided update Qᵀ A Q = A - V Wᵀ - W Vᵀ (Q = I - V T Vᵀ,
-    W = A V T - ½ V Tᵀ Vᵀ A V T): two matrix products per panel, no matrix-vector products.
-    """
-    a = a.clone()
-    n = a.shape[0]
-    k = 0
-    while n - k - band > 1:
-        qr, tau = torch.geqrf(a[k + band:, k:k + band])
-        kk = tau.numel()
-        v = qr[:, :kk].tril(-1)
-        v.diagonal().fill_(1)
-        a[k + band:, k:k + band] = 0
-        a[k + band:k + band + kk, k:k + band] = qr[:kk].triu()
-        t = _householder_t(v, tau)
-        trailing = a[k + band:, k + band:]
-        x = trailing @ (v @ t)
-        w = x - 0.5 * (v @ (t.T @ (v.T @ x)))
-        trailing.addmm_(torch.cat([v, w], 1), torch.cat([w, v], 1).T, alpha=-1)
-        k += band
-    out = np.zeros((band + 1, n))
-    dense = a.numpy()
-    for d in range(band + 1):
-        out[d, :n - d] = np.diagonal(dense, -d)
-    return out
-
-
-def symmetric_eigenvalues(m: torch.Tensor) -> torch.Tensor:
-    """Eigenvalues of the symmetric float64 matrix ``m`` (ascending), two-stage for large ``m``."""
-    if m.shape[0] < TWO_STAGE_MIN:
-        return torch.linalg.eigvalsh(m)
-    from scipy.linalg.lapack import dsbevd
-
-    w, _, info = dsbevd(band_reduce(m), compute_v=0, lower=1, overwrite_ab=1)
-    if info != 0:  # pragma: no cover - LAPACK did not converge: use the one-stage routine
-        return torch.linalg.eigvalsh(m)
-    return torch.from_numpy(np.sort(w))
-
-
 def trace_sqrt_product(s1: torch.Tensor, s2: torch.Tensor) -> torch.Tensor:
     """tr (S1^½ S2 S1^½)^½ = Σ √λ(S1 S2) for symmetric PSD float64 S1, S2."""
     chol, info = torch.linalg.cholesky_ex(s1)
@@ -106,7 +45,7 @@ def trace_sqrt_product(s1: torch.Tensor, s2: torch.Tensor) -> torch.Tensor:
         else:
             root1 = _sqrt_psd(s1)
             middle = root1 @ s2 @ root1
-    eig = symmetric_eigenvalues((middle + middle.T) / 2).clamp_min(0)
+    eig = torch.linalg.eigvalsh((middle + middle.T) / 2).clamp_min(0)
     return eig.sqrt().sum()
 
 

@@ -1,5 +1,5 @@
-"""The two-stage Fréchet distance equals the scipy.linalg.sqrtm reference (1e-6 relative) and the
-previous one-stage implementation, including singular covariances (fewer samples than dimensions)."""
+"""The Fréchet distance equals the scipy.linalg.sqrtm reference (1e-6 relative) and the previous
+implementation, including singular covariances (fewer samples than dimensions)."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,8 +7,7 @@ import pytest
 import scipy.linalg
 import torch
 
-from ganforge.metrics import fid
-from ganforge.metrics.fid import band_reduce, feature_stats, frechet_distance, symmetric_eigenvalues
+from ganforge.metrics.fid import feature_stats, frechet_distance
 
 
 def _reference(mu1, s1, mu2, s2):
@@ -35,7 +34,7 @@ def _features_stats(rng, n, d, scale=1.0, shift=0.0):
     return mu.numpy(), sigma.numpy()
 
 
-@pytest.mark.parametrize("d", [8, 64, 300, 450, 700])
+@pytest.mark.parametrize("d", [8, 64, 300, 700])
 def test_matches_the_sqrtm_reference_on_full_rank_covariances(d):
     rng = np.random.default_rng(d)
     mu1, s1 = _features_stats(rng, 3 * d, d)
@@ -43,17 +42,6 @@ def test_matches_the_sqrtm_reference_on_full_rank_covariances(d):
     got = frechet_distance(mu1, s1, mu2, s2)
     assert got == pytest.approx(_reference(mu1, s1, mu2, s2), rel=1e-6)
     assert got == pytest.approx(_one_stage(mu1, s1, mu2, s2), rel=1e-9)
-
-
-@pytest.mark.parametrize("n", [385, 417, 640])
-def test_two_stage_eigenvalues_equal_eigvalsh(n):
-    a = torch.randn(n + 3, n, generator=torch.Generator().manual_seed(n), dtype=torch.float64)
-    m = a.T @ a
-    expected = torch.linalg.eigvalsh(m)
-    got = symmetric_eigenvalues(m)
-    assert float((got - expected).abs().max() / expected.abs().max()) < 1e-12
-    # the band matrix really is a band of width fid.BAND
-    assert band_reduce(m).shape == (fid.BAND + 1, n)
 
 
 def test_singular_covariances_fewer_samples_than_dimensions():
