@@ -39,7 +39,12 @@ def add_arguments(p):
                    "split trains the classifier (e.g. fashion-mnist)")
     p.add_argument("--data-dir", help="directory of --data's files (default: $GANFORGE_DATA)")
     p.add_argument("--inception-weights", help="Inception weights file (default: $GANFORGE_INCEPTION, the cache)")
-    p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help="extractor precision [default: fp32]")
+    p.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
+                   help="inception extractor precision: auto = bf16 where the hardware runs it natively "
+                   "(AVX512-BF16/AMX CPUs, bf16 GPUs), else fp32; use fp32 for numbers you publish [default: auto]")
+    p.add_argument("--trust-extractor", action="store_true",
+                   help="load an Inception TorchScript file whose sha256 is not the official one "
+                   "(torch.jit.load runs code from the file: only for files you trust)")
     p.add_argument("--batch-size", type=int, default=50, help="extraction batch size [default: 50]")
     p.add_argument("--seed", type=int, default=0, help="sampling / subset seed [default: 0]")
     p.add_argument("--device", default="cpu")
@@ -107,6 +112,8 @@ def run(args) -> int:
                "device": args.device}
     if args.inception_weights:
         options["inception_weights"] = args.inception_weights
+    if args.trust_extractor:
+        options["trust_extractor"] = True
     start = time.perf_counter()
     if args.run and (args.real or args.fake):
         raise GanforgeError("give either a RUN to evaluate or --real/--fake files, not both.")
@@ -114,7 +121,12 @@ def run(args) -> int:
         results, protocol = _evaluate_run(args, options)
     else:
         results, protocol = _compare_files(args, options)
-    protocol.update(extractor=args.extractor, precision=args.precision, seed=args.seed,
+    precision = args.precision
+    if args.extractor == "inception":  # record what ran, not "auto"
+        from ganforge.utils.hardware import resolve_precision
+
+        precision = resolve_precision(args.precision, args.device)
+    protocol.update(extractor=args.extractor, precision=precision, seed=args.seed,
                     seconds=round(time.perf_counter() - start, 2))
     width = max(len(k) for k in results)
     for key, value in results.items():
