@@ -82,7 +82,8 @@ class Config:
     seed: int = _opt(0, "random seed")
     deterministic: bool = _opt(False, "deterministic algorithms (bit-exact resume on CPU)")
     device: str = _opt("auto", "auto, cpu, cuda, cuda:N")
-    precision: str = _opt("fp32", "compute precision (bf16: autocast, losses stay fp32)", ("fp32", "bf16"))
+    precision: str = _opt("fp32", "compute precision (bf16: autocast, losses stay fp32; auto: bf16 where the "
+                                  "hardware runs it natively, else fp32)", ("fp32", "bf16", "auto"))
     compile: bool = _opt(False, "torch.compile the networks")
     channels_last: bool = _opt(True, "channels_last memory format for image networks")
     sync_batchnorm: bool = _opt(False, "SyncBatchNorm under distributed training")
