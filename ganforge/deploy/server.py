@@ -362,6 +362,7 @@ def create_app(models: dict[str, Any], settings: Settings | None = None):
         nrow: Optional[int] = Field(None, ge=1, le=1024)
 
     class LatentItem(Body):
+        z: Optional[list[float]] = Field(None, min_length=1, max_length=65536)
         seed: int = Field(0, ge=0, le=MAX_SEED)
         towards: Optional[int] = Field(None, ge=0, le=MAX_SEED)
         t: float = Field(0.0, ge=0.0, le=1.0)
@@ -374,6 +375,7 @@ def create_app(models: dict[str, Any], settings: Settings | None = None):
         class_: Optional[Union[int, str]] = Field(None, alias="class")
         truncation: Optional[float] = Field(None, ge=0.0, le=2.0)
         format: Literal["png", "json"] = "json"
+        return_latents: bool = False
 
     # -- errors: one line, 4xx -----------------------------------------------------------------
     def error(status: int, message: str, headers=None):
@@ -526,7 +528,8 @@ def create_app(models: dict[str, Any], settings: Settings | None = None):
         inputs["z"] = z
         x = await model.batcher.submit(inputs, n)
         record_samples(name, n)
-        return images_response(model, x, inputs.get("labels"), req.format)
+        extra = {"latents": [[round(v, 5) for v in row] for row in z.tolist()]} if req.return_latents else None
+        return images_response(model, x, inputs.get("labels"), req.format, extra=extra)
 
     @app.post("/models/{name}/translate")
     async def translate(name: str, request: Request, format: Literal["png", "json"] = "png"):
@@ -618,7 +621,12 @@ def publish_quality(registry: Registry, name: str, result: dict) -> None:
 
 def latent_of(model: ServedModel, item) -> torch.Tensor:
     dim = model.graph.latent_dim
-    z = _z(item.seed, dim)
+    if item.z is not None:
+        if len(item.z) != dim or not all(math.isfinite(v) and abs(v) < 1e4 for v in item.z):
+            raise RequestError(422, f"z must be {dim} finite numbers (this model's latent size), got {len(item.z)}.")
+        z = torch.tensor(item.z, dtype=torch.float32)
+    else:
+        z = _z(item.seed, dim)
     if item.towards is not None and item.t > 0:
         z = _slerp(z, _z(item.towards, dim), item.t)
     if item.pca:
