@@ -16,6 +16,7 @@ with PyTorch (ONNX: with onnxruntime when it is installed).
 from __future__ import annotations
 
 import json
+import os
 import warnings
 from pathlib import Path
 
@@ -75,13 +76,13 @@ def _check_out(out: Path, format: str) -> None:
             raise GanforgeError(f"--out {out} should end in {SUFFIXES[format]} for --format {format}.")
         if out.is_dir():
             raise GanforgeError(f"--out {out} is a folder; give a file name ending in {SUFFIXES[format]}.")
-    parent = (out if format == "hub" else out.parent).resolve()
-    while not parent.exists() and parent != parent.parent:
-        parent = parent.parent
-    import os
-
-    if not os.access(parent, os.W_OK):
-        raise GanforgeError(f"cannot write {out}: {parent} is not writable; choose another --out.")
+    folder = out if format == "hub" else out.parent
+    try:  # an output that cannot be created fails here, before the model is loaded or traced
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise GanforgeError(f"cannot create {folder} ({e.strerror or e}); choose another --out.") from None
+    if not os.access(folder, os.W_OK):
+        raise GanforgeError(f"cannot write {out}: {folder} is not writable; choose another --out.")
 
 
 def describe(gen, graph: InferenceGraph, format: str) -> dict:

@@ -406,7 +406,9 @@ def create_app(models: dict[str, Any], settings: Settings | None = None):
             return error(404, f"no such endpoint {request.url.path}; see GET /models for the API.")
         if e.status_code == 405:
             return error(405, f"{request.method} is not allowed on {request.url.path}.")
-        return error(e.status_code, str(e.detail))
+        if e.status_code == 400 and "parsing the body" in str(e.detail):
+            return error(400, "the request body is not valid JSON.")
+        return error(e.status_code, str(e.detail).splitlines()[0] if e.detail else "bad request")
 
     @app.exception_handler(Exception)
     async def _internal(request, e):  # a bug, not bad input: logged, 500, the server keeps running
@@ -795,9 +797,6 @@ def serve(models: dict[str, Any], host: str = "127.0.0.1", port: int = 8000, set
         import uvicorn
     except ImportError:
         raise GanforgeError("the server needs FastAPI and uvicorn: pip install 'ganforge[serve]'.") from None
-    if not is_loopback(host) and not settings.api_key:
-        print(f"ganforge: warning: serving on {host} (reachable from other machines) without an API key; anyone who "
-              "can reach it can use it. Set --api-key or GANFORGE_API_KEY.", file=sys.stderr)
     try:  # a taken port or a bad address: a clear error before anything starts
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         with socket.socket(family, socket.SOCK_STREAM) as probe:
@@ -805,6 +804,9 @@ def serve(models: dict[str, Any], host: str = "127.0.0.1", port: int = 8000, set
             probe.bind((host, port))
     except OSError as e:
         raise GanforgeError(f"cannot listen on {host}:{port} ({e.strerror or e}); choose another --port or --host.") from None
+    if not is_loopback(host) and not settings.api_key:
+        print(f"ganforge: warning: serving on {host} (reachable from other machines) without an API key; anyone who "
+              "can reach it can use it. Set --api-key or GANFORGE_API_KEY.", file=sys.stderr)
     app = create_app(models, settings)
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level, limit_concurrency=limit_concurrency,
                             timeout_keep_alive=5, timeout_graceful_shutdown=5, server_header=False)
