@@ -39,6 +39,8 @@ def chromium_binary() -> str | None:
 def page(generators):
     binary = chromium_binary()
     if binary is None:
+        if os.environ.get("GANFORGE_REQUIRE_BROWSER"):
+            pytest.fail("GANFORGE_REQUIRE_BROWSER is set but no chromium binary was found (apt-get install chromium)")
         pytest.skip("no chromium binary (apt-get install chromium, or set GANFORGE_CHROMIUM); .ci/run installs it")
     from ganforge.deploy.server import Settings, create_app
 
