@@ -95,9 +95,21 @@ def latency(run: Path, onnx_path: Path, threads: int, reps: int) -> dict:
     with torch.no_grad():
         torch_ms = timed(lambda: graph.module(z))
     ort_ms = timed(lambda: session.run(None, feed))
+    # the ceiling of micro-batching on this CPU: PyTorch forward time per image by batch size
+    per_image = {}
+    with torch.no_grad():
+        for b in (1, 4, 16, 64):
+            zb = torch.randn(b, graph.latent_dim)
+            graph.module(zb)
+            reps_b = max(3, reps // (4 * b))
+            t = time.perf_counter()
+            for _ in range(reps_b):
+                graph.module(zb)
+            per_image[str(b)] = round((time.perf_counter() - t) * 1000 / (reps_b * b), 3)
     diff = float(np.abs(session.run(None, feed)[0] - graph.module(z).detach().numpy()).max())
     summary = lambda v: {"median_ms": round(statistics.median(v), 3), "p90_ms": round(percentile(v, 0.9), 3)}  # noqa: E731
     return {"pytorch": summary(torch_ms), "onnxruntime": summary(ort_ms), "max_abs_diff": diff,
+            "pytorch_ms_per_image_by_batch": per_image,
             "generator_parameters": sum(p.numel() for p in graph.module.parameters()), "threads": threads, "reps": reps}
 
 

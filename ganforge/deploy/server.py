@@ -178,6 +178,7 @@ class MicroBatcher:
         try:
             return await asyncio.wait_for(asyncio.shield(job.future), self.settings.timeout)
         except asyncio.TimeoutError:
+            job.future.cancel()  # not computed if still queued
             raise RequestError(503, f"sampling did not finish within {self.settings.timeout:g} s; retry with a smaller n.") from None
 
     async def _consume(self):
@@ -198,7 +199,7 @@ class MicroBatcher:
                         except asyncio.TimeoutError:
                             break
                     if total + job.n > self.settings.max_batch:
-                        await self._run([job])  # too big to join: its own pass, after this batch's
+                        await self._run([job])  # too big to join this batch: its own pass, first
                         continue
                     jobs.append(job)
                     total += job.n
@@ -325,6 +326,7 @@ def create_app(models: dict[str, Any], settings: Settings | None = None):
     settings = settings or Settings()
     registry = Registry()
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ganforge-inference")
+    encoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ganforge-encode")
     served = {name: ServedModel(name, gen, settings, registry, executor) for name, gen in models.items()}
     for name, m in served.items():
         registry.set("ganforge_model_info", "a served model (value 1)", 1, model=name, recipe=m.gen.config.recipe,
@@ -506,12 +508,16 @@ def create_app(models: dict[str, Any], settings: Settings | None = None):
             x = await model.batcher.submit(inputs, req.n)
             y = inputs.get("labels")
         else:
-            if req.format == "csv" and hasattr(gen.recipe, "sample_frame"):
+            if hasattr(gen.recipe, "sample_frame") and req.format != "png" and not given:  # tables: decoded rows
                 frame = await run_off_loop(lambda: gen.recipe.sample_frame(req.n, seed=req.seed, label=label))
-                return Response(frame.to_csv(index=False), media_type="text/csv")
+                record_samples(name, req.n)
+                if req.format == "csv":
+                    return Response(frame.to_csv(index=False), media_type="text/csv")
+                return JSONResponse({"model": name, "rows": json.loads(frame.to_json(orient="records")),
+                                     "seed": req.seed})
             x, y = await run_off_loop(lambda: gen.sample_with_labels(req.n, seed=req.seed, labels=label, **given))
         record_samples(name, req.n)
-        return images_response(model, x, y, req.format, req.nrow, {"seed": req.seed})
+        return await encode(images_response, model, x, y, req.format, req.nrow, {"seed": req.seed})
 
     @app.post("/models/{name}/latents")
     async def latents(name: str, req: LatentsRequest):
@@ -531,7 +537,7 @@ def create_app(models: dict[str, Any], settings: Settings | None = None):
         x = await model.batcher.submit(inputs, n)
         record_samples(name, n)
         extra = {"latents": [[round(v, 5) for v in row] for row in z.tolist()]} if req.return_latents else None
-        return images_response(model, x, inputs.get("labels"), req.format, extra=extra)
+        return await encode(images_response, model, x, inputs.get("labels"), req.format, None, extra)
 
     @app.post("/models/{name}/translate")
     async def translate(name: str, request: Request, format: Literal["png", "json"] = "png"):
@@ -550,8 +556,8 @@ def create_app(models: dict[str, Any], settings: Settings | None = None):
         if format == "png":
             out = model.gen.dataset.from_model(x, "image")[0]
             scale = max(1, min(8, 256 // out.shape[-1]))
-            return Response(png_bytes(out, scale), media_type="image/png")
-        return images_response(model, x, None, "json")
+            return Response(await encode(png_bytes, out, scale), media_type="image/png")
+        return await encode(images_response, model, x, None, "json")
 
     @app.post("/models/{name}/quality")
     async def quality(name: str, samples: int | None = None):
@@ -581,6 +587,10 @@ def create_app(models: dict[str, Any], settings: Settings | None = None):
         if asset not in ("app.js", "style.css"):
             raise RequestError(404, f"no such asset {asset[:40]!r}.")
         return FileResponse(EXPLORER / asset, media_type="text/javascript" if asset.endswith(".js") else "text/css")
+
+    async def encode(fn, *args):
+        """PNG/JSON encoding on its own thread: off the event loop, overlapping the next forward pass."""
+        return await asyncio.get_running_loop().run_in_executor(encoder, fn, *args)
 
     async def run_off_loop(fn):
         try:
@@ -682,7 +692,7 @@ class _Guard:
         try:
             problem = self._authorise(scope)
             if problem is None:
-                body, problem = await self._read_body(scope, receive)
+                body, problem = await self._read_body(scope, receive, status)
             if problem is not None:
                 code, message, headers = problem
                 await _send_json(send_tracked, code, {"error": message}, headers)
@@ -716,7 +726,7 @@ class _Guard:
             return 401, "the API key is wrong.", {"WWW-Authenticate": "Bearer"}
         return None
 
-    async def _read_body(self, scope, receive):
+    async def _read_body(self, scope, receive, status):
         limit = self.settings.max_body_bytes
         headers = dict(scope.get("headers") or [])
         length = headers.get(b"content-length")
@@ -741,7 +751,8 @@ class _Guard:
                 return None, (408, f"the request body did not arrive within {self.settings.body_timeout:g} s.",
                               {"Connection": "close"})
             if message["type"] == "http.disconnect":
-                return None, None  # client gone: nothing to answer
+                status["code"] = 499  # client gone: nothing to answer (nginx's code, for the metrics)
+                return None, None
             body += message.get("body", b"")
             if len(body) > limit:
                 return None, (413, f"the request body is over the limit of {limit} bytes (--max-upload-mb).",
