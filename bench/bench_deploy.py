@@ -9,7 +9,8 @@ one 64x64 sample in PyTorch vs ONNX Runtime.
    graph, both with --threads intra-op threads; median / p90 over --latency-reps calls after warm-up.
 3. Load: for each mode (batching, no batching) starts `ganforge serve` in a subprocess on a free loopback
    port and runs --clients concurrent clients (asyncio + httpx, one process) for --seconds; each client
-   loops POST /models/m/sample {"n": 1, "seed": k} (a PNG). Reports requests, errors, images/s and
+   loops POST /models/m/sample {"n": 1, "seed": k} (a PNG) over its own kept-alive connection (a minimal
+   asyncio HTTP/1.1 client, much cheaper than httpx on a 2-core box shared with the server). Reports requests, errors, images/s and
    p50 / p90 / p99 latency, plus the server's mean batch size from /metrics.
 
 The machine is shared: /proc/loadavg is recorded before and after each measurement.
@@ -119,34 +120,51 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+async def _request(reader, writer, host: str, body: bytes) -> tuple[int, bytes]:
+    """One POST over a kept-alive connection (a minimal HTTP/1.1 client: httpx's own per-request cost,
+    in the same 2-core box, was a large share of the CPU the server needs)."""
+    writer.write(b"POST /models/m/sample HTTP/1.1\r\nHost: " + host.encode() + b"\r\nContent-Type: application/json\r\n"
+                 b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+    await writer.drain()
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))
+    return status, await reader.readexactly(length)
+
+
 async def _load(url: str, clients: int, seconds: float) -> dict:
     import httpx
 
+    host, port = url.split("//")[1].split(":")
     latencies, errors, statuses = [], 0, {}
     stop = time.perf_counter() + seconds
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as client:
-        async def worker(k: int):
-            nonlocal errors
-            i = 0
-            while time.perf_counter() < stop:
-                t = time.perf_counter()
-                try:
-                    r = await client.post("/models/m/sample", json={"n": 1, "seed": k * 1_000_000 + i})
-                    ok = r.status_code == 200 and r.content[:4] == b"\x89PNG"
-                    statuses[r.status_code] = statuses.get(r.status_code, 0) + 1
-                except httpx.HTTPError:
-                    ok = False
-                if ok:
-                    latencies.append(time.perf_counter() - t)
-                else:
-                    errors += 1
-                i += 1
 
-        start = time.perf_counter()
-        await asyncio.gather(*[worker(k) for k in range(clients)])
-        elapsed = time.perf_counter() - start
-        metrics = (await client.get("/metrics")).text
+    async def worker(k: int):
+        nonlocal errors
+        reader, writer = await asyncio.open_connection(host, int(port))
+        i = 0
+        while time.perf_counter() < stop:
+            t = time.perf_counter()
+            try:
+                status, content = await _request(reader, writer, host, json.dumps({"n": 1, "seed": k * 1_000_000 + i}).encode())
+                ok = status == 200 and content[:4] == b"\x89PNG"
+                statuses[status] = statuses.get(status, 0) + 1
+            except (OSError, asyncio.IncompleteReadError, ValueError, AttributeError):
+                ok = False
+                writer.close()
+                reader, writer = await asyncio.open_connection(host, int(port))
+            if ok:
+                latencies.append(time.perf_counter() - t)
+            else:
+                errors += 1
+            i += 1
+        writer.close()
+
+    start = time.perf_counter()
+    await asyncio.gather(*[worker(k) for k in range(clients)])
+    elapsed = time.perf_counter() - start
+    metrics = httpx.get(url + "/metrics", timeout=30).text
+
     def metric(name):
         m = re.search(rf'^{name}{{model="m"}} (\S+)$', metrics, re.M)
         return float(m.group(1)) if m else float("nan")
@@ -159,10 +177,10 @@ async def _load(url: str, clients: int, seconds: float) -> dict:
             if passes == passes and passes else None}
 
 
-def load_test(run: Path, batching: bool, clients: int, seconds: float, threads: int) -> dict:
+def load_test(run: Path, batching: bool, clients: int, seconds: float, threads: int, batch_wait_ms: float = 5.0) -> dict:
     port = free_port()
     cmd = [sys.executable, "-m", "ganforge", "serve", f"m={run}", "--port", str(port), "--threads", str(threads),
-           "--max-batch", "64", "--batch-wait-ms", "5", "--timeout", "60", "--limit-concurrency", "1000"]
+           "--max-batch", "64", "--batch-wait-ms", str(batch_wait_ms), "--timeout", "60", "--limit-concurrency", "1000"]
     if not batching:
         cmd.append("--no-batching")
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "PYTHONPATH": str(ROOT)}
@@ -197,6 +215,7 @@ def main():
     p.add_argument("--seconds", type=float, default=60)
     p.add_argument("--threads", type=int, default=1, help="intra-op threads for the server and the latency test")
     p.add_argument("--latency-reps", type=int, default=200)
+    p.add_argument("--batch-wait-ms", type=float, default=5.0)
     p.add_argument("--skip-load", action="store_true")
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "deploy.json")
     args = p.parse_args()
@@ -220,7 +239,7 @@ def main():
     if not args.skip_load:
         result["load"] = []
         for batching in (True, False):
-            r = load_test(run, batching, args.clients, args.seconds, args.threads)
+            r = load_test(run, batching, args.clients, args.seconds, args.threads, args.batch_wait_ms)
             print(json.dumps(r, indent=1), flush=True)
             result["load"].append(r)
         b, s = result["load"]

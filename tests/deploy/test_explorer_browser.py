@@ -6,7 +6,6 @@ reason), so a developer machine without one still passes.
 """
 from __future__ import annotations
 
-import io
 import json
 import os
 import shutil

@@ -90,7 +90,6 @@ def test_latents_interpolate_pca_and_explicit_z(client, generators):
 
 
 def test_translate_upload(client, generators):
-    digit = generators["translate"].dataset  # noqa: F841
     image = np.zeros((8, 8), np.uint8)
     image[2:6, 3:5] = 255
     r = client.post("/models/neg/translate", files={"image": ("d.png", png(image), "image/png")})
