@@ -327,6 +327,9 @@ def create_app(models: dict[str, Any], settings: Settings | None = None):
     registry = Registry()
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ganforge-inference")
     encoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ganforge-encode")
+    # quality checks on their own thread: the first one trains the extractor's classifier (seconds to
+    # minutes) and must not stall sampling (eval-mode forward passes only read the weights)
+    checker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ganforge-monitor")
     served = {name: ServedModel(name, gen, settings, registry, executor) for name, gen in models.items()}
     for name, m in served.items():
         registry.set("ganforge_model_info", "a served model (value 1)", 1, model=name, recipe=m.gen.config.recipe,
@@ -339,7 +342,7 @@ def create_app(models: dict[str, Any], settings: Settings | None = None):
         if settings.monitor_every > 0:  # scheduled quality checks (ganforge.deploy.monitor)
             from ganforge.deploy.monitor import schedule
 
-            task = asyncio.get_running_loop().create_task(schedule(served, registry, settings, executor))
+            task = asyncio.get_running_loop().create_task(schedule(served, registry, settings, checker))
         yield
         if task is not None:
             task.cancel()
@@ -567,7 +570,7 @@ def create_app(models: dict[str, Any], settings: Settings | None = None):
         n = samples or settings.monitor_samples
         if not 10 <= n <= 50000:
             raise RequestError(400, f"samples={n} must be between 10 and 50000.")
-        result = await run_off_loop(lambda: check_quality(model, n))
+        result = await asyncio.get_running_loop().run_in_executor(checker, check_quality, model, n)
         publish_quality(registry, name, result)
         return {"model": name, **result}
 

@@ -160,6 +160,17 @@ def test_quality_check_on_request(client, monkeypatch):
     assert r.status_code == 200 and r.json()["fid"] >= 0 and "kid" in r.json()
     assert 'ganforge_quality{metric="fid",model="dc"}' in client.get("/metrics").text
     assert client.post("/models/neg/quality?samples=50").status_code == 409
+    client.app.state.models["dc"].__dict__.pop("_reference", None)  # the stub is cached on the model
+
+
+def test_quality_check_with_the_real_classifier_extractor(client):
+    """The real path: a classifier trained on digits (cached), reference statistics of the test split."""
+    client.app.state.models["dc"].__dict__.pop("_reference", None)
+    first = client.post("/models/dc/quality?samples=100").json()
+    second = client.post("/models/dc/quality?samples=100").json()
+    assert first["extractor"] == "classifier" and "digits test split" in first["reference"]
+    assert first["fid"] > 0 and second["fid"] > 0 and first["seed"] != second["seed"]  # fresh samples each time
+    assert second["seconds"] < first["seconds"] or first["seconds"] < 1.0  # the classifier and reference are cached
 
 
 # -- malformed requests ------------------------------------------------------------------------------
