@@ -35,6 +35,7 @@ def add_arguments(p):
     p.add_argument("--host", default="127.0.0.1", help="address to bind [default: 127.0.0.1, this machine only]")
     p.add_argument("--port", type=int, default=8000, help="port [default: 8000]")
     p.add_argument("--api-key", default=None, help="require this key (default: $GANFORGE_API_KEY; none: open)")
+    p.add_argument("--device", default="cpu", help="where the models run, e.g. cpu, cuda, cuda:1 [default: cpu]")
     limits = p.add_argument_group("limits")
     limits.add_argument("--max-n", type=int, default=256, help="samples per request [default: 256]")
     limits.add_argument("--max-upload-mb", type=float, default=10.0, help="request body size in MiB [default: 10]")
@@ -90,6 +91,6 @@ def run(args) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-    models = load_models(args.runs)
+    models = load_models(args.runs, device=args.device)
     serve(models, host=args.host, port=args.port, settings=settings, limit_concurrency=args.limit_concurrency)
     return 0

@@ -140,7 +140,7 @@ def compute_pca(model: ServedModel, k: int, n: int) -> dict | None:
     u = torch.linalg.lstsq(coords, z - z.mean(0)).solution  # (k, z_dim): z-direction of each component
     dirs = u / u.norm(dim=1, keepdim=True).clamp_min(1e-12)
     scale = (z @ dirs.T).std(0)
-    return {"dirs": dirs.float(), "scale": [round(float(s), 4) for s in scale]}
+    return {"dirs": dirs.float().cpu(), "scale": [round(float(s), 4) for s in scale]}
 
 
 # -- micro-batching -----------------------------------------------------------------------------
@@ -293,7 +293,7 @@ def _fastapi():
     return fastapi
 
 
-def load_models(specs: list[str]) -> dict[str, Any]:
+def load_models(specs: list[str], device: str = "cpu") -> dict[str, Any]:
     """RUN or NAME=RUN arguments -> {name: TrainedGenerator} (names unique, URL-safe)."""
     import re
 
@@ -309,7 +309,7 @@ def load_models(specs: list[str]) -> dict[str, Any]:
                                 "name it with NAME=RUN.")
         if name in models:
             raise GanforgeError(f"two models are named {name!r}; name them with NAME=RUN.")
-        models[name] = ganforge.load(path)
+        models[name] = ganforge.load(path, device=device)
         paths[name] = path
     return models
 
@@ -374,6 +374,7 @@ def create_app(models: dict[str, Any], settings: Settings | None = None):
         pca: list[float] = Field(default_factory=list, max_length=64)
         jitter: float = Field(0.0, ge=0.0, le=10.0)
         jitter_seed: int = Field(0, ge=0, le=MAX_SEED)
+        class_: Optional[Union[int, str]] = Field(None, alias="class")  # this item's class (else the request's)
 
     class LatentsRequest(Body):
         items: list[LatentItem] = Field(..., min_length=1)
@@ -535,8 +536,15 @@ def create_app(models: dict[str, Any], settings: Settings | None = None):
             raise RequestError(400, f"model {name!r} has no truncation; drop 'truncation'.")
         n = len(req.items)
         inputs = model.graph.make_inputs(n, 0, labels=label) if label is not None else model.graph.make_inputs(n, 0)
-        z = torch.stack([latent_of(model, item) for item in req.items]).to(inputs["z"].dtype)
-        inputs["z"] = z
+        per_item = [class_label(model, item.class_) for item in req.items]
+        if any(c is not None for c in per_item):
+            labels = inputs["labels"].clone()
+            for i, c in enumerate(per_item):
+                if c is not None:
+                    labels[i] = c
+            inputs["labels"] = labels
+        z = torch.stack([latent_of(model, item) for item in req.items])
+        inputs["z"] = z.to(device=inputs["z"].device, dtype=inputs["z"].dtype)
         x = await model.batcher.submit(inputs, n)
         record_samples(name, n)
         extra = {"latents": [[round(v, 5) for v in row] for row in z.tolist()]} if req.return_latents else None
@@ -550,7 +558,7 @@ def create_app(models: dict[str, Any], settings: Settings | None = None):
         data = await read_upload(request)
         c, size = model.gen.dataset.shape[0], model.gen.dataset.shape[-1]
         image = await run_off_loop(lambda: decode_upload(data, size, c, settings.max_image_pixels))
-        x_in = model.gen.dataset.to_model(image[None], "image")
+        x_in = model.gen.dataset.to_model(image[None], "image").to(model.gen.recipe.device)
         if model.graph is not None:
             x = await model.batcher.submit({"image": x_in}, 1)
         else:

@@ -89,6 +89,15 @@ def test_latents_interpolate_pca_and_explicit_z(client, generators):
     assert torch.allclose(z[0], torch.randn(1, 100, generator=torch.Generator().manual_seed(1))[0], atol=1e-4)
 
 
+def test_latents_with_a_class_per_item(client, generators):
+    body = client.post("/models/cg/latents", json={"items": [{"seed": 4, "class": 3}, {"seed": 4, "class": "5"}]}).json()
+    assert body["labels"] == [3, 5]
+    gen = generators["cgan"]
+    assert np.array_equal(decode_images(body)[0], gen.dataset.from_model(gen.sample(1, seed=4, labels=3))[0, 0].numpy())
+    r = client.post("/models/dc/latents", json={"items": [{"seed": 4, "class": 3}]})
+    assert r.status_code == 400 and "unconditional" in r.json()["error"]
+
+
 def test_translate_upload(client, generators):
     image = np.zeros((8, 8), np.uint8)
     image[2:6, 3:5] = 255

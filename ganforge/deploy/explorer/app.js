@@ -2,7 +2,7 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const state = { models: [], model: null, centre: null, centreLabel: "", pca: [], busy: 0, timer: null, jitterBase: 1 };
+const state = { models: [], model: null, centre: null, centreLabel: "", centreClass: null, pca: [], busy: 0, timer: null, jitterBase: 1 };
 const GRID = 16, NEIGHBOURS = 8;
 
 function setStatus(text, error) {
@@ -39,6 +39,7 @@ function common() {
   const body = {};
   const m = state.model;
   if (m.num_classes && $("class").value !== "") body["class"] = Number($("class").value);
+  else if (m.num_classes) body["class"] = state.centreClass === null ? 0 : state.centreClass; // "all": items carry theirs
   if (m.truncation) body.truncation = Number($("truncation").value);
   return body;
 }
@@ -76,6 +77,7 @@ async function selectModel(name) {
   if (m.num_classes) {
     const sel = $("class");
     sel.innerHTML = "";
+    const all = document.createElement("option"); all.value = ""; all.textContent = "all (one per sample)"; sel.appendChild(all);
     m.classes.forEach((c, i) => { const o = document.createElement("option"); o.value = i; o.textContent = c; sel.appendChild(o); });
   }
   $("trunc-box").hidden = !m.truncation;
@@ -83,7 +85,7 @@ async function selectModel(name) {
   buildSliders(m.pca ? m.pca.components : 0);
   for (const id of ["grid-box", "centre-box", "interp-box"]) $(id).hidden = !explorable;
   $("translate-box").hidden = !m.endpoints.includes("translate");
-  state.centre = null;
+  state.centre = null; state.centreClass = null;
   if (explorable) { await drawGrid(); await drawCentre(); await drawInterpolation(); }
   setStatus(explorable || m.endpoints.includes("translate") ? "ready" : "this model has nothing to explore here; use the API");
 }
@@ -119,18 +121,20 @@ function imageButton(src, label, onPick) {
 
 async function drawGrid() {
   const first = seed0();
-  const items = Array.from({ length: GRID }, (_, i) => ({ seed: first + i }));
+  const m = state.model, all = m.num_classes && $("class").value === "";
+  const items = Array.from({ length: GRID }, (_, i) => (all ? { seed: first + i, class: i % m.num_classes } : { seed: first + i }));
   try {
     const images = await latents(items);
     const grid = $("grid");
     grid.innerHTML = "";
     images.forEach((im, i) => {
       const label = `sample with seed ${first + i}`;
-      const b = imageButton(im.src, label, () => centreOn(im.z, label));
+      const cls = all ? i % m.num_classes : null;
+      const b = imageButton(im.src, label, () => { state.centreClass = cls; centreOn(im.z, label); });
       if (label === state.centreLabel) b.classList.add("centre");
       grid.appendChild(b);
     });
-    if (state.centre === null) { state.centre = images[0].z; state.centreLabel = `sample with seed ${first}`; grid.firstChild.classList.add("centre"); }
+    if (state.centre === null) { state.centre = images[0].z; state.centreClass = all ? 0 : null; state.centreLabel = `sample with seed ${first}`; grid.firstChild.classList.add("centre"); }
   } catch (e) { setStatus(e.message, true); }
 }
 
