@@ -127,9 +127,11 @@ def _export_onnx(graph: InferenceGraph, args: tuple, out: Path, spec: dict) -> N
 
 
 def _export_torchscript(graph: InferenceGraph, args: tuple, out: Path) -> None:
-    with torch.no_grad():
+    # TorchScript is deprecated since PyTorch 2.9 (still works in 2.13); kept for libtorch users, ONNX preferred
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
         traced = torch.jit.trace(graph.module, args, check_trace=False)
-    atomic_write(out, lambda tmp: torch.jit.save(traced, str(tmp)))
+        atomic_write(out, lambda tmp: torch.jit.save(traced, str(tmp)))
 
 
 def verify_export(out: Path, graph: InferenceGraph, format: str, n: int = 3, atol: float = 1e-4) -> float | None:
@@ -144,7 +146,9 @@ def verify_export(out: Path, graph: InferenceGraph, format: str, n: int = 3, ato
         session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
         got = session.run(None, {k: v.numpy() for k, v in inputs.items()})[0]
     else:
-        module = torch.jit.load(str(out))  # the file we just wrote ourselves
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            module = torch.jit.load(str(out))  # the file we just wrote ourselves
         with torch.no_grad():
             got = module(*[inputs[k] for k in graph.input_names]).numpy()
     diff = float(abs(got - expected).max())
