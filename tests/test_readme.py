@@ -112,3 +112,56 @@ def test_readme_python_block(tmp_path, monkeypatch):
     assert main(["train", "--recipe", "cgan", "--data", "digits", "--steps", "2", "--sample-every", "0",
                  "--out", "runs/cgan"]) == 0
     exec(compile(code, "README.md", "exec"), {"__name__": "readme"})
+
+
+def test_readme_quickstart_and_deployment_blocks(workdir, monkeypatch):
+    """The quickstart's `ganforge train`, then every deployment command: export, a real `ganforge serve`
+    process (on a free port), and the curl request against it."""
+    import shutil
+    import time
+    import urllib.request
+
+    pytest.importorskip("fastapi")
+    pytest.importorskip("onnxruntime")
+    monkeypatch.chdir(workdir)
+    quickstart = re.search(r"## Quickstart.*?```bash\n(.*?)```", README, flags=re.S).group(1)
+    assert quickstart.strip().endswith("&& ganforge train")
+    assert main(_tiny(["train"])) == 0 and (workdir / "runs" / "dcgan-digits").is_dir()
+    if not (workdir / "runs" / "cgan").is_dir():  # made by the command-line block when it ran first
+        assert main(_tiny(["train", "--recipe", "cgan", "--data", "digits", "--out", "runs/cgan"])) == 0
+    block = re.search(r"## Deployment\n\n```bash\n(.*?)```", README, flags=re.S).group(1)
+    lines = [line.strip() for line in block.replace("\\\n", " ").splitlines()
+             if line.strip() and not line.strip().startswith(SKIPPED)]
+    assert [line.split()[0] for line in lines] == ["ganforge", "ganforge", "ganforge", "curl"]
+    port = str(_free_port())
+    server = None
+    try:
+        for line in lines:
+            argv = shlex.split(line.replace("localhost:8000", f"127.0.0.1:{port}"), comments=True)
+            if argv[:2] == ["ganforge", "serve"]:
+                argv[argv.index("--port") + 1] = port
+                env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+                server = subprocess.Popen([sys.executable, "-m", "ganforge", *argv[1:]], cwd=workdir, env=env,
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                for _ in range(240):
+                    try:
+                        if urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1).status == 200:
+                            break
+                    except OSError:
+                        assert server.poll() is None, server.stderr.read().decode()[-2000:]
+                        time.sleep(0.5)
+                else:
+                    pytest.fail("ganforge serve did not answer /health within 2 minutes")
+            elif argv[0] == "ganforge":
+                assert main(argv[1:]) == 0, line
+            elif argv[0] == "curl":
+                if shutil.which("curl") is None:
+                    pytest.skip("curl is not installed")
+                out = workdir / argv[-1] if ">" in line else None
+                cmd = line.replace("localhost:8000", f"127.0.0.1:{port}")
+                assert subprocess.run(cmd, shell=True, cwd=workdir, timeout=120).returncode == 0, line
+                assert out is None or out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=30)
