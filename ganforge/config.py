@@ -2,7 +2,8 @@
 
 One flat dataclass with defaults (flat so that every key is a CLI flag: ``lr_d`` -> ``--lr-d``).
 Resolution order, later wins: dataclass defaults < ``configs/<recipe>.yaml`` (only what the recipe
-changes) < the user's ``--config file.yaml`` < command-line overrides.
+changes) < ``configs/data/<data>.yaml`` (what the dataset suggests) < the user's ``--config file.yaml``
+< command-line overrides.
 """
 from __future__ import annotations
 
@@ -49,6 +50,8 @@ class Config:
     g_width: int = _opt(64, "generator base width (channels or hidden units)")
     d_width: int = _opt(64, "discriminator base width")
     spectral_norm: bool = _opt(False, "spectral normalisation on every discriminator layer")
+    pack: int = _opt(1, "PacGAN packing: the discriminator judges packs of this many samples (1: off)")
+    mbstd_group: int = _opt(0, "minibatch standard deviation layer in the discriminator, group size (0: off)")
     # --- objective -----------------------------------------------------------------------
     loss: str = _opt("nonsaturating", "GAN objective: nonsaturating, minimax, wasserstein, hinge, lsgan, ragan")
     # --- optimisation --------------------------------------------------------------------
@@ -123,6 +126,15 @@ FIELDS = {f.name: f for f in fields(Config)}
 def recipe_defaults(recipe: str) -> dict[str, Any]:
     """The recipe's YAML (only what differs from the dataclass defaults), or {}."""
     path = resources.files("ganforge.configs").joinpath(f"{recipe}.yaml")
+    if not path.is_file():
+        return {}
+    return yaml.safe_load(path.read_text()) or {}
+
+
+def data_defaults(data: str) -> dict[str, Any]:
+    """``configs/data/<data>.yaml``: settings a dataset suggests (e.g. the toy mixtures' MLP and packing).
+    They override the recipe's YAML and are overridden by the user's file and flags."""
+    path = resources.files("ganforge.configs").joinpath("data", f"{data}.yaml")
     if not path.is_file():
         return {}
     return yaml.safe_load(path.read_text()) or {}
@@ -205,6 +217,7 @@ def make_config(*layers: dict[str, Any]) -> Config:
             merged[key] = _coerce(key, value)
     recipe = merged.get("recipe", FIELDS["recipe"].default)
     base = {k: _coerce(k, v) for k, v in recipe_defaults(recipe).items()}
+    base.update({k: _coerce(k, v) for k, v in data_defaults(merged.get("data", FIELDS["data"].default)).items()})
     cfg = Config(**{**base, **merged})
     validate(cfg)
     return cfg
@@ -229,13 +242,17 @@ def validate(cfg: Config) -> None:
             bad(f.name, f"choose one of {', '.join(choices)}")
     if not 1 <= cfg.batch_size <= MAX_BATCH_SIZE:
         bad("batch_size", f"it must be between 1 and {MAX_BATCH_SIZE}")
+    if not 0 <= cfg.mbstd_group <= MAX_BATCH_SIZE:
+        bad("mbstd_group", "it must be 0 (off) or a group size")
     if cfg.image_size is not None and not 4 <= cfg.image_size <= MAX_IMAGE_SIZE:
         bad("image_size", f"it must be between 4 and {MAX_IMAGE_SIZE}")
     if not 1 <= cfg.steps <= MAX_STEPS:
         bad("steps", f"it must be between 1 and {MAX_STEPS}")
-    for key in ("z_dim", "g_width", "d_width", "n_critic", "r1_interval"):
+    for key in ("z_dim", "g_width", "d_width", "n_critic", "r1_interval", "pack"):
         if not 1 <= getattr(cfg, key) <= 100_000:
             bad(key, "it must be a positive integer (at most 100000)")
+    if cfg.batch_size % cfg.pack:
+        bad("batch_size", f"with --pack {cfg.pack} it must be a multiple of {cfg.pack}")
     for key in ("lr_g", "lr_d"):
         if not 0 < getattr(cfg, key) <= 10:
             bad(key, "a learning rate must be in (0, 10]")

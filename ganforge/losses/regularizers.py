@@ -30,29 +30,35 @@ def _input_gradient(discriminator, x: torch.Tensor, y=None) -> torch.Tensor:
 
 
 def gradient_penalty(discriminator, real: torch.Tensor, fake: torch.Tensor, y=None,
-                     target: float = 1.0) -> torch.Tensor:
+                     target: float = 1.0, pack: int = 1) -> torch.Tensor:
     """E[(||grad_x D(x_hat)||_2 - target)^2] on random interpolates x_hat = e*real + (1-e)*fake
     (Gulrajani et al., "Improved Training of Wasserstein GANs", 2017). Multiply by ``gp_weight`` (10).
 
     Computed in fp32 with autocast disabled, whatever the caller's precision. ``fake`` is detached:
     the penalty trains the critic only.
+
+    ``pack`` > 1 (PacGAN, ``ganforge.nets.packing``): the critic scores packs of ``pack`` consecutive
+    samples, so a pack is one point of its input space: one mixing coefficient per pack, and the norm
+    of the gradient with respect to the whole pack.
     """
     with torch.autocast(device_type=real.device.type, enabled=False):
         real32, fake32 = real.detach().float(), fake.detach().float()
-        eps = torch.rand((real32.shape[0],) + (1,) * (real32.dim() - 1), device=real32.device)
+        eps = torch.rand((real32.shape[0] // pack,) + (1,) * (real32.dim() - 1), device=real32.device)
+        eps = eps.repeat_interleave(pack, dim=0)
         x_hat = (eps * real32 + (1.0 - eps) * fake32).requires_grad_(True)
-        grad = _input_gradient(discriminator, x_hat, y)
+        grad = _input_gradient(discriminator, x_hat, y).reshape(real32.shape[0] // pack, -1)
         return ((grad.norm(2, dim=1) - target) ** 2).mean()
 
 
-def r1_penalty(discriminator, real: torch.Tensor, y=None) -> torch.Tensor:
+def r1_penalty(discriminator, real: torch.Tensor, y=None, pack: int = 1) -> torch.Tensor:
     """E[||grad_x D(x)||^2] on real samples (Mescheder et al., "Which Training Methods for GANs do
     actually Converge?", 2018). The recipe multiplies by gamma/2 (and by the lazy interval, as in
-    StyleGAN2, so the average strength does not depend on how often it is applied). fp32, no autocast."""
+    StyleGAN2, so the average strength does not depend on how often it is applied). fp32, no autocast.
+    ``pack`` > 1: the squared gradient norm per pack of ``pack`` consecutive samples (PacGAN)."""
     with torch.autocast(device_type=real.device.type, enabled=False):
         x = real.detach().float().requires_grad_(True)
         grad = _input_gradient(discriminator, x, y)
-        return grad.pow(2).sum(dim=1).mean()
+        return grad.reshape(x.shape[0] // pack, -1).pow(2).sum(dim=1).mean()
 
 
 @torch.no_grad()
