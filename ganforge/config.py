@@ -2,8 +2,8 @@
 
 One flat dataclass with defaults (flat so that every key is a CLI flag: ``lr_d`` -> ``--lr-d``).
 Resolution order, later wins: dataclass defaults < ``configs/<recipe>.yaml`` (only what the recipe
-changes) < ``configs/data/<data>.yaml`` (what the dataset suggests) < the user's ``--config file.yaml``
-< command-line overrides.
+changes) < ``configs/data/<data>.yaml`` (what the dataset suggests, for any recipe or tuned for this
+one) < the user's ``--config file.yaml`` < command-line overrides.
 """
 from __future__ import annotations
 
@@ -131,13 +131,17 @@ def recipe_defaults(recipe: str) -> dict[str, Any]:
     return yaml.safe_load(path.read_text()) or {}
 
 
-def data_defaults(data: str) -> dict[str, Any]:
-    """``configs/data/<data>.yaml``: settings a dataset suggests (e.g. the toy mixtures' MLP and packing).
+def data_defaults(data: str, recipe: str) -> dict[str, Any]:
+    """``configs/data/<data>.yaml``: what a dataset suggests for every recipe (top-level keys, e.g. the
+    toy mixtures' MLP) plus, under ``recipes: {<recipe>: ...}``, settings tuned for one recipe on it.
     They override the recipe's YAML and are overridden by the user's file and flags."""
-    path = resources.files("ganforge.configs").joinpath("data", f"{data}.yaml")
-    if not path.is_file():
+    folder = resources.files("ganforge.configs").joinpath("data")
+    files = {p.name: p for p in folder.iterdir()} if folder.is_dir() else {}
+    if f"{data}.yaml" not in files:  # a listing, not a path join: a hostile name never reaches the disk
         return {}
-    return yaml.safe_load(path.read_text()) or {}
+    suggested = yaml.safe_load(files[f"{data}.yaml"].read_text()) or {}
+    tuned = (suggested.pop("recipes", None) or {}).get(recipe) or {}
+    return {**suggested, **tuned}
 
 
 def read_yaml(path: str | os.PathLike) -> dict[str, Any]:
@@ -217,7 +221,8 @@ def make_config(*layers: dict[str, Any]) -> Config:
             merged[key] = _coerce(key, value)
     recipe = merged.get("recipe", FIELDS["recipe"].default)
     base = {k: _coerce(k, v) for k, v in recipe_defaults(recipe).items()}
-    base.update({k: _coerce(k, v) for k, v in data_defaults(merged.get("data", FIELDS["data"].default)).items()})
+    data = merged.get("data", FIELDS["data"].default)
+    base.update({k: _coerce(k, v) for k, v in data_defaults(data, recipe).items()})
     cfg = Config(**{**base, **merged})
     validate(cfg)
     return cfg
@@ -284,6 +289,7 @@ def config_markdown() -> str:
     lines = ["# Configuration keys", "",
              "Generated from `ganforge/config.py` by `python -m ganforge.config > docs/CONFIG.md`.",
              "Order of precedence, later wins: these defaults < `ganforge/configs/<recipe>.yaml` < "
+             "`ganforge/configs/data/<data>.yaml` (what a dataset suggests; docs/RECIPES.md) < "
              "`--config FILE.yaml` < command-line flags (`lr_d` -> `--lr-d`).", "",
              "| key | default | meaning |", "| --- | --- | --- |"]
     for f in fields(Config):
