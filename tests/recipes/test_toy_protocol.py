@@ -33,8 +33,9 @@ def test_the_defaults_are_the_published_settings_with_packing():
 
 
 def test_ring_covers_all_8_modes_evenly_in_5000_steps():
-    # The default runs 15,000 steps (8/8 modes, 91-97% high quality on seeds 0-2). Measured at 5,000 steps, seed 0 (the same
-    # trajectory: no schedule depends on `steps`): 8 modes, 84% high quality, reverse KL 0.003.
+    # The default runs 15,000 steps (8/8 modes, 91-97% high quality on seeds 0-2). Measured at 5,000
+    # steps, seed 0 (the same trajectory: nothing depends on `steps`): 8 modes, 84% high quality,
+    # reverse KL 0.003.
     # One mode only: modes 1, reverse KL log 8 = 2.08; an untrained generator: no high-quality sample.
     report = protocol("toy-ring", 5000)
     assert report["modes"] == 8 and report["reverse_kl"] <= 0.05 and report["high_quality"] >= 0.6, report
