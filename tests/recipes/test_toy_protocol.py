@@ -42,6 +42,8 @@ def test_ring_covers_all_8_modes_evenly_in_5000_steps():
 
 
 def test_grid_finds_the_modes_in_10000_steps():
+    # Time: 91 s on one thread of a shared 2-core machine at load ~6 (the ring test: 48 s), above the
+    # ~60 s budget; fewer steps would not yet separate a working grid run from a partial collapse.
     # The default runs 20,000 steps (23-25 modes, 74-92% on seeds 0-2). The grid sharpens late: at 10,000
     # steps seeds 0/1/2 had 24/24/24 modes, 30/56/23% high quality, reverse KL 0.45/0.38/0.51. A collapsed
     # generator covers a handful of modes with reverse KL ~ log 25 = 3.2.
