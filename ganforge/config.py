@@ -2,7 +2,8 @@
 
 One flat dataclass with defaults (flat so that every key is a CLI flag: ``lr_d`` -> ``--lr-d``).
 Resolution order, later wins: dataclass defaults < ``configs/<recipe>.yaml`` (only what the recipe
-changes) < the user's ``--config file.yaml`` < command-line overrides.
+changes) < ``configs/data/<data>.yaml`` (what the dataset suggests, for any recipe or tuned for this
+one) < the user's ``--config file.yaml`` < command-line overrides.
 """
 from __future__ import annotations
 
@@ -49,6 +50,8 @@ class Config:
     g_width: int = _opt(64, "generator base width (channels or hidden units)")
     d_width: int = _opt(64, "discriminator base width")
     spectral_norm: bool = _opt(False, "spectral normalisation on every discriminator layer")
+    pack: int = _opt(1, "PacGAN packing: the discriminator judges packs of this many samples (1: off)")
+    mbstd_group: int = _opt(0, "minibatch standard deviation layer in the discriminator, group size (0: off)")
     # --- objective -----------------------------------------------------------------------
     loss: str = _opt("nonsaturating", "GAN objective: nonsaturating, minimax, wasserstein, hinge, lsgan, ragan")
     # --- optimisation --------------------------------------------------------------------
@@ -134,6 +137,19 @@ def recipe_defaults(recipe: str) -> dict[str, Any]:
     return yaml.safe_load(path.read_text()) or {}
 
 
+def data_defaults(data: str, recipe: str) -> dict[str, Any]:
+    """``configs/data/<data>.yaml``: what a dataset suggests for every recipe (top-level keys, e.g. the
+    toy mixtures' MLP) plus, under ``recipes: {<recipe>: ...}``, settings tuned for one recipe on it.
+    They override the recipe's YAML and are overridden by the user's file and flags."""
+    folder = resources.files("ganforge.configs").joinpath("data")
+    files = {p.name: p for p in folder.iterdir()} if folder.is_dir() else {}
+    if f"{data}.yaml" not in files:  # a listing, not a path join: a hostile name never reaches the disk
+        return {}
+    suggested = yaml.safe_load(files[f"{data}.yaml"].read_text()) or {}
+    tuned = (suggested.pop("recipes", None) or {}).get(recipe) or {}
+    return {**suggested, **tuned}
+
+
 def read_yaml(path: str | os.PathLike) -> dict[str, Any]:
     p = Path(path)
     if not p.is_file():
@@ -211,6 +227,8 @@ def make_config(*layers: dict[str, Any]) -> Config:
             merged[key] = _coerce(key, value)
     recipe = merged.get("recipe", FIELDS["recipe"].default)
     base = {k: _coerce(k, v) for k, v in recipe_defaults(recipe).items()}
+    data = merged.get("data", FIELDS["data"].default)
+    base.update({k: _coerce(k, v) for k, v in data_defaults(data, recipe).items()})
     cfg = Config(**{**base, **merged})
     validate(cfg)
     return cfg
@@ -235,13 +253,17 @@ def validate(cfg: Config) -> None:
             bad(f.name, f"choose one of {', '.join(choices)}")
     if not 1 <= cfg.batch_size <= MAX_BATCH_SIZE:
         bad("batch_size", f"it must be between 1 and {MAX_BATCH_SIZE}")
+    if not 0 <= cfg.mbstd_group <= MAX_BATCH_SIZE:
+        bad("mbstd_group", "it must be 0 (off) or a group size")
     if cfg.image_size is not None and not 4 <= cfg.image_size <= MAX_IMAGE_SIZE:
         bad("image_size", f"it must be between 4 and {MAX_IMAGE_SIZE}")
     if not 1 <= cfg.steps <= MAX_STEPS:
         bad("steps", f"it must be between 1 and {MAX_STEPS}")
-    for key in ("z_dim", "g_width", "d_width", "n_critic", "r1_interval"):
+    for key in ("z_dim", "g_width", "d_width", "n_critic", "r1_interval", "pack"):
         if not 1 <= getattr(cfg, key) <= 100_000:
             bad(key, "it must be a positive integer (at most 100000)")
+    if cfg.batch_size % cfg.pack:
+        bad("batch_size", f"with --pack {cfg.pack} it must be a multiple of {cfg.pack}")
     for key in ("lr_g", "lr_d"):
         if not 0 < getattr(cfg, key) <= 10:
             bad(key, "a learning rate must be in (0, 10]")
@@ -275,6 +297,7 @@ def config_markdown() -> str:
     lines = ["# Configuration keys", "",
              "Generated from `ganforge/config.py` by `python -m ganforge.config > docs/CONFIG.md`.",
              "Order of precedence, later wins: these defaults < `ganforge/configs/<recipe>.yaml` < "
+             "`ganforge/configs/data/<data>.yaml` (what a dataset suggests; docs/RECIPES.md) < "
              "`--config FILE.yaml` < command-line flags (`lr_d` -> `--lr-d`).", "",
              "| key | default | meaning |", "| --- | --- | --- |"]
     for f in fields(Config):
