@@ -55,6 +55,6 @@ def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
     if mu1.shape != mu2.shape or s1.shape != s2.shape or s1.shape != (len(mu1), len(mu1)):
         raise GanforgeError(f"feature statistics do not match: {tuple(mu1.shape)}/{tuple(s1.shape)} vs "
                             f"{tuple(mu2.shape)}/{tuple(s2.shape)} (different extractors?).")
-    s1, s2 = (s1 + s1.T) / 2, (s2 + s2.T) / 2
+    s1 = (s1 + s1.T) / 2
     value = (mu1 - mu2).square().sum() + s1.trace() + s2.trace() - 2 * trace_sqrt_product(s1, s2)
     return float(value.clamp_min(0))  # rounding may leave -1e-12 for identical inputs

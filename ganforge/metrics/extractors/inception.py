@@ -188,7 +188,7 @@ class InceptionExtractor:
 
     ``precision``: "fp32"; "bf16" (bf16 autocast: fast only on hardware with native bf16); "auto"
     (the default): bf16 where ``ganforge.utils.hardware.native_bf16(device)``, else fp32.
-    bf16 moves Inception FID by ~0.1-0.3% relative (docs/BENCHMARKS.md); publish fp32 numbers.
+    bf16 moved Inception FID by 0.15-0.25% relative (docs/BENCHMARKS.md); publish fp32 numbers.
     ``trust_extractor``: load a TorchScript weights file even if its sha256 is not the official one.
     """
 
