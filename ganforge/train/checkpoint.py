@@ -113,6 +113,11 @@ def prune_checkpoints(run_dir: str | Path, keep: int) -> None:
         for path in folder.glob(".*.tmp-*"):
             if path.name.rsplit("-", 1)[-1] != str(os.getpid()):
                 path.unlink(missing_ok=True)
+    # safetensors >= 0.6 writes through its own temp file (Rust's tempfile crate: ".tmpXXXXXX") and
+    # renames it; a kill mid-write leaves that behind. Nothing writes in checkpoints/ while we prune.
+    for path in checkpoint_dir(run_dir).glob(".tmp*"):
+        if path.is_file():
+            path.unlink(missing_ok=True)
 
 
 _DTYPES = ("uint8", "float32", "float64", "int64", "float16", "bfloat16")
