@@ -36,6 +36,7 @@ from tests.reliability.catalogue import OUT, TINY, TOY, check_one_clear_error
 IMG = ["train", "--data", "image-folder", "--data-dir", "{setup}", *TINY, "--image-size", "8", "--batch-size", "2",
        "--out", OUT]
 IDX = ["train", "--recipe", "vanilla", "--data", "fashion-mnist", "--data-dir", "{setup}", *TINY, "--out", OUT]
+TOY_ARGS = ["--recipe", "vanilla", "--data", "toy-ring", *TINY]
 CIFAR = ["train", "--recipe", "vanilla", "--data", "cifar10", "--data-dir", "{setup}", *TINY, "--out", OUT]
 EVAL_NPZ = ["eval", "--real", "{setup}", "--fake", "{setup}", "--metrics", "fid", "--extractor", "inception"]
 TAB = ["train", "--recipe", "tabular-gan", "--data", "tabular", "--data-path", "{setup}", *TINY, "--batch-size", "10",
@@ -521,6 +522,26 @@ GROUPS = {
         ("sample-random-safetensors", ["sample", "{setup}", "--out", "{tmp}/s.npz"],
          lambda t, r: _csv(t, os.urandom(256), "model.safetensors"), "model.json does not exist"),
         ("eval-missing-run", ["eval", "{tmp}/nothing", "--metrics", "fid"], None, "does not exist"),
+    ],
+    # --- typed options, sampling knobs and inputs (recipes of any shape, issue 11) ----------------------
+    "options, knobs and inputs": [
+        ("option-misspelt", ["train", *TOY_ARGS, "--options", "{n_sample: 256}", "--out", OUT], None,
+         "unknown option 'n_sample'"),
+        ("option-of-another-recipe", ["train", *TOY_ARGS, "--options", "{aux_weight: 2}", "--out", OUT], None,
+         "Valid options:"),
+        ("option-wrong-type", ["train", "--recipe", "acgan", *TINY, "--options", "{aux_weight: heavy}", "--out", OUT],
+         None, "option 'aux_weight' of recipe 'acgan' is 'heavy'"),
+        ("sample-truncation-on-dcgan", ["sample", "{run}", "--truncation", "0.5", "--out", "{tmp}/s.png"], None,
+         "does not take truncation"),
+        ("sample-domain-on-cgan", ["sample", "{cgan}", "--domain", "B", "--out", "{tmp}/s.png"], None,
+         "does not take domain"),
+        ("sample-code-malformed", ["sample", "{run}", "--code", "cat", "--out", "{tmp}/s.png"], None,
+         "is not a list of NAME=NUMBER pairs"),
+        ("sample-mix-malformed", ["sample", "{run}", "--mix", "3", "--out", "{tmp}/s.png"], None, "must be two seeds"),
+        ("sample-input-on-a-noise-recipe", ["sample", "{cgan}", "--input", "{setup}", "--out", "{tmp}/s"],
+         lambda t, r: _folder(t, "x.png", _good_png_bytes((8, 8))), "does not take inputs"),
+        ("sample-input-missing-folder", ["sample", "{cgan}", "--input", "{tmp}/nothing", "--out", "{tmp}/s"], None,
+         "is not a folder"),
     ],
 }
 CASES = [case for cases in GROUPS.values() for case in cases]
