@@ -72,20 +72,31 @@ def gaussian_window(size: int = WINDOW, sigma: float = SIGMA) -> torch.Tensor:
     return g[:, None] * g[None, :]
 
 
+def _band(g: torch.Tensor, size: int) -> torch.Tensor:
+    """(size, size - len(g) + 1) matrix whose column j holds g at rows j .. j + len(g) - 1."""
+    out = torch.zeros(size, size - len(g) + 1, dtype=g.dtype)
+    for j in range(out.shape[1]):
+        out[j:j + len(g), j] = g
+    return out
+
+
 def ssim_values(a: torch.Tensor, b: torch.Tensor, data_range: float = 255.0) -> torch.Tensor:
     """Per-image SSIM of float (N, C, H, W) images on a 0..data_range scale (mean over channels)."""
     n, c, h, w = a.shape
     if min(h, w) < WINDOW:
         raise GanforgeError(f"SSIM needs images of at least {WINDOW}x{WINDOW}, got {h}x{w}.")
-    win = gaussian_window().to(a.dtype).expand(c, 1, WINDOW, WINDOW).contiguous()
-    blur = lambda t: F.conv2d(t, win, groups=c)  # noqa: E731  ('valid': the windows inside the image)
+    g = gaussian_window().sum(0).to(a.dtype)  # the separable 1-D factor of the 2-D window
+    # 'valid' filtering (only the windows inside the image) as two banded matrix products (BLAS-fast)
+    kw, kh = _band(g, w), _band(g, h)
+    a, b = a.reshape(n * c, h, w), b.reshape(n * c, h, w)
+    blur = lambda t: kh.T @ (t @ kw)  # noqa: E731
     mu_a, mu_b = blur(a), blur(b)
     var_a = blur(a * a) - mu_a ** 2
     var_b = blur(b * b) - mu_b ** 2
     cov = blur(a * b) - mu_a * mu_b
     c1, c2 = (K1 * data_range) ** 2, (K2 * data_range) ** 2
     s = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a ** 2 + mu_b ** 2 + c1) * (var_a + var_b + c2))
-    return s.flatten(2).mean(2).mean(1)
+    return s.reshape(n, c, -1).mean(2).mean(1)
 
 
 def ssim(fake: torch.Tensor, real: torch.Tensor, y_channel: bool = False) -> float:
@@ -114,3 +125,73 @@ def _paired(ctx):
 
 for _name in ("l1", "psnr", "ssim", "psnr_y", "ssim_y"):
     METRICS.register(_name)(lambda ctx, _name=_name: {_name: paired_scores(*_paired(ctx), names=(_name,))[_name]})
+
+
+PAIRED = ("l1", "psnr", "ssim", "psnr_y", "ssim_y")
+BASELINES = ("identity", "mean")
+
+
+def _target_dataset(dataset, images: torch.Tensor, labels):
+    from ganforge.data import Dataset
+
+    return Dataset(f"{dataset.name}-targets", images, labels, dataset.num_classes, dataset.class_names,
+                   kind="image")
+
+
+def evaluate_translation(gen, reference, train, metrics, extractor="classifier", samples: int | None = None,
+                         baseline: str | None = None, **options) -> tuple[dict[str, float], dict]:
+    """Translate the held-out inputs of ``reference`` (a split of the run's data) and score them.
+
+    Paired metrics compare output i with its ground truth i; FID/KID/PR/DC compare the outputs with the
+    ground-truth images (the target domain's test images). ``baseline``: score ``identity`` (the input
+    itself) or ``mean`` (the mean training target) instead of the model, for comparison. The
+    ``classifier`` extractor is trained on the training targets and their labels (paired-folder:
+    ``label_column``); without labels use ``--extractor inception``.
+    """
+    from ganforge.metrics import evaluate, parse_metrics
+
+    names = parse_metrics(metrics)
+    recipe = gen.recipe
+    inputs, truth, knobs = recipe.eval_pairs(reference)
+    if samples is not None and samples < len(inputs):
+        g = torch.Generator().manual_seed(int(options.get("seed", 0)))
+        idx = torch.randperm(len(inputs), generator=g)[:samples].sort().values
+        knobs = {k: v[idx] if isinstance(v, torch.Tensor) and v.dim() and len(v) == len(inputs) else v
+                 for k, v in knobs.items()}
+        inputs = inputs[idx]
+        truth = None if truth is None else truth[idx]
+    if baseline == "identity":
+        fake = inputs
+    elif baseline == "mean":
+        _, train_truth, _ = recipe.eval_pairs(train)
+        if train_truth is None:
+            raise GanforgeError("the mean-image baseline needs paired training data.")
+        fake = train_truth.mean(0, keepdim=True).expand(len(inputs), -1, -1, -1)
+    elif baseline:
+        raise GanforgeError(f"unknown baseline {baseline!r}; use {' or '.join(BASELINES)}.")
+    else:
+        fake = gen.translate(inputs, **knobs)
+    if truth is None and any(n in PAIRED for n in names):
+        raise GanforgeError(f"{', '.join(n for n in names if n in PAIRED)} need ground truth, which this data does "
+                            f"not have for its test split; use fid/kid.")
+    if fake.shape[1:] != (truth.shape[1:] if truth is not None else fake.shape[1:]):
+        raise GanforgeError(f"outputs {tuple(fake.shape[1:])} and ground truth {tuple(truth.shape[1:])} differ in shape.")
+    results: dict[str, float] = {}
+    paired = [n for n in names if n in PAIRED]
+    if paired:
+        results.update(paired_scores(fake, truth, paired))
+    others = [n for n in names if n not in PAIRED]
+    if others:
+        real = truth if truth is not None else recipe.eval_reference(reference)
+        train_images, train_labels = recipe.eval_reference(train), getattr(train, "y", None)
+        classifier_data = None
+        if train_labels is not None and len(train_labels) == len(train_images):
+            classifier_data = _target_dataset(train, (train_images.clamp(-1, 1).add(1).mul(127.5)).round().to(torch.uint8),
+                                              train_labels)
+        if extractor == "classifier" and classifier_data is None:
+            raise GanforgeError("FID/KID with --extractor classifier need class labels of the training targets "
+                                "(paired-folder: --options '{label_column: COLUMN}'); or use --extractor inception.")
+        results.update(evaluate(fake, real, others, extractor=extractor, train_dataset=classifier_data, **options))
+    protocol = {"n_fake": len(fake), "n_real": len(truth) if truth is not None else len(fake),
+                "baseline": baseline or "model"}
+    return results, protocol

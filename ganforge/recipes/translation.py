@@ -79,3 +79,8 @@ class ImageToImage(Recipe):
         target = dataset.fields.get("target")
         return (dataset.to_model(dataset.x, "image"),
                 None if target is None else dataset.to_model(target, "image"), knobs)
+
+    def eval_reference(self, dataset) -> torch.Tensor:
+        """Real images of the output domain (model space): what FID/KID compare the outputs with."""
+        target = dataset.fields.get("target")
+        return dataset.to_model(dataset.x if target is None else target, "image")
