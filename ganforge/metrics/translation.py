@@ -128,6 +128,7 @@ for _name in ("l1", "psnr", "ssim", "psnr_y", "ssim_y"):
 
 
 PAIRED = ("l1", "psnr", "ssim", "psnr_y", "ssim_y")
+TRANSLATION_ONLY = ("domain_acc",)
 BASELINES = ("identity", "mean")
 
 
@@ -136,6 +137,18 @@ def _target_dataset(dataset, images: torch.Tensor, labels):
 
     return Dataset(f"{dataset.name}-targets", images, labels, dataset.num_classes, dataset.class_names,
                    kind="image")
+
+
+def domain_accuracy(fake: torch.Tensor, target: torch.Tensor, train, seed: int = 0) -> float:
+    """Fraction of outputs that a domain classifier (``ganforge.classifiers``' CNN, trained on the real
+    training images and their domains, cached) assigns to the requested domain (StarGAN's metric)."""
+    from ganforge.classifiers import pretrained
+
+    model = pretrained(train, "cnn", seed=seed)
+    with torch.no_grad():
+        quantised = to_255(fake).float() / 127.5 - 1
+        pred = torch.cat([model(c).argmax(1) for c in quantised.split(512)])
+    return float((pred == target.to(pred.device)).float().mean())
 
 
 def evaluate_translation(gen, reference, train, metrics, extractor="classifier", samples: int | None = None,
@@ -162,6 +175,8 @@ def evaluate_translation(gen, reference, train, metrics, extractor="classifier",
         truth = None if truth is None else truth[idx]
     if baseline == "identity":
         fake = inputs
+        if truth is not None and fake.shape[1] == 1 and truth.shape[1] == 3:
+            fake = fake.expand(-1, 3, -1, -1)  # grey input vs colour truth: the grey image as RGB
     elif baseline == "mean":
         _, train_truth, _ = recipe.eval_pairs(train)
         if train_truth is None:
@@ -180,7 +195,12 @@ def evaluate_translation(gen, reference, train, metrics, extractor="classifier",
     paired = [n for n in names if n in PAIRED]
     if paired:
         results.update(paired_scores(fake, truth, paired))
-    others = [n for n in names if n not in PAIRED]
+    if "domain_acc" in names:
+        target = knobs.get("domain")
+        if not isinstance(target, torch.Tensor) or train.y is None:
+            raise GanforgeError("domain_acc is for multi-domain runs (stargan): it needs a target domain per output.")
+        results["domain_acc"] = domain_accuracy(fake, target, train, seed=int(options.get("seed", 0)))
+    others = [n for n in names if n not in PAIRED + TRANSLATION_ONLY]
     if others:
         real = truth if truth is not None else recipe.eval_reference(reference)
         train_images, train_labels = recipe.eval_reference(train), getattr(train, "y", None)
@@ -195,3 +215,13 @@ def evaluate_translation(gen, reference, train, metrics, extractor="classifier",
     protocol = {"n_fake": len(fake), "n_real": len(truth) if truth is not None else len(fake),
                 "baseline": baseline or "model"}
     return results, protocol
+
+
+@METRICS.register("domain_acc")
+def _domain_acc(ctx):
+    """Generic entry: ``evaluate(fake, None, "domain_acc", target_domains=..., train_dataset=...)``."""
+    target = ctx.options.get("target_domains")
+    if target is None or ctx.train_dataset is None:
+        raise GanforgeError("domain_acc needs the requested domain of every output (target_domains) and the labelled "
+                            "training images; evaluate a stargan run.")
+    return {"domain_acc": domain_accuracy(ctx.fake, torch.as_tensor(target), ctx.train_dataset)}
