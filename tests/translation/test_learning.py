@@ -44,3 +44,56 @@ def test_pix2pix_colours_openmoji_line_art(emoji):
     print(f"pix2pix cpu {cpu:.0f}s model {model} identity {identity} mean {mean}")
     assert model["l1"] < 0.95 * identity["l1"] and model["l1"] < 0.5 * mean["l1"]
     assert model["psnr"] > mean["psnr"] + 4 and model["ssim"] > mean["ssim"] + 0.4
+
+
+def _domain_classifier(a: torch.Tensor, b: torch.Tensor):
+    """ganforge's cached CNN trained to tell domain A (0) from domain B (1), on uint8 training images."""
+    from ganforge.classifiers import pretrained
+    from ganforge.data import Dataset
+
+    data = Dataset("a-vs-b", torch.cat([a, b]), torch.cat([torch.zeros(len(a)), torch.ones(len(b))]).long(),
+                   kind="image")
+    return pretrained(data, "cnn")
+
+
+def test_cyclegan_moves_twemoji_towards_noto(emoji):
+    """Unpaired Twemoji -> Noto, 218 held-out emoji with known Noto counterparts. The output must be
+    closer to the true counterpart than the mean Noto image (L1, PSNR) and be taken for Noto by a
+    Twemoji-vs-Noto classifier far more often than the inputs are."""
+    trainer, test, cpu = _train(recipe="cyclegan", data="unpaired-folder", data_dir=str(emoji / "vendors"),
+                                target="noto", options={"source": "twemoji"}, steps=150, batch_size=4,
+                                g_width=16, d_width=16, lr_decay_start=75, seed=0)
+    model, identity, mean = _scores(trainer, test)
+    src = trainer.dataset.sources
+    classifier = _domain_classifier(src["A"].x, src["B"].x)
+    inputs, _, _ = trainer.recipe.eval_pairs(test)
+    with one_thread(), torch.no_grad():
+        out = trainer.recipe.sample(len(inputs), inputs=inputs).x
+        as_noto = float((classifier(out).argmax(1) == 1).float().mean())
+        inputs_as_noto = float((classifier(inputs).argmax(1) == 1).float().mean())
+    print(f"cyclegan cpu {cpu:.0f}s model {model} identity {identity} mean {mean} "
+          f"noto-like {as_noto:.2f} (inputs {inputs_as_noto:.2f})")
+    assert model["l1"] < mean["l1"] - 0.03 and model["psnr"] > mean["psnr"] + 0.2
+    assert as_noto > inputs_as_noto + 0.3
+
+
+def test_stargan_recolours_openmoji_skin_tones(emoji):
+    """6 domains (default yellow + 5 skin tones), 32 held-out subjects translated to each other domain
+    (960 outputs) with the real image of that subject in that domain as ground truth. The domain
+    classifier must recognise the requested tone far above chance (1/6; the untranslated input: 0),
+    and outputs must be closer to the truth than the mean image."""
+    options = {"images": "color", "domain_column": "skintone", "domains": "|1|2|3|4|5", "missing_domain": "default",
+               "group_column": "base_hexcode", "complete": True}
+    trainer, test, cpu = _train(recipe="stargan", data="domains", data_dir=str(emoji / "openmoji"), options=options,
+                                steps=500, batch_size=8, n_critic=5, g_width=16, d_width=16, lr_g=5e-4, lr_d=5e-4,
+                                lr_decay_start=250, seed=0)
+    model, identity, mean = _scores(trainer, test)
+    from ganforge.metrics.translation import domain_accuracy
+
+    inputs, _, knobs = trainer.recipe.eval_pairs(test)
+    with one_thread():
+        out = trainer.recipe.sample(len(inputs), inputs=inputs, **knobs).x
+        acc = domain_accuracy(out, knobs["domain"], trainer.dataset)
+    print(f"stargan cpu {cpu:.0f}s model {model} identity {identity} mean {mean} domain_acc {acc:.3f}")
+    assert acc > 0.5
+    assert model["l1"] < mean["l1"] and model["psnr"] > mean["psnr"]
