@@ -129,7 +129,7 @@ for _name in ("l1", "psnr", "ssim", "psnr_y", "ssim_y"):
 
 PAIRED = ("l1", "psnr", "ssim", "psnr_y", "ssim_y")
 TRANSLATION_ONLY = ("domain_acc",)
-BASELINES = ("identity", "mean")
+BASELINES = ("identity", "mean", "bicubic")
 
 
 def _target_dataset(dataset, images: torch.Tensor, labels):
@@ -182,6 +182,8 @@ def evaluate_translation(gen, reference, train, metrics, extractor="classifier",
         if train_truth is None:
             raise GanforgeError("the mean-image baseline needs paired training data.")
         fake = train_truth.mean(0, keepdim=True).expand(len(inputs), -1, -1, -1)
+    elif baseline and getattr(recipe, "baseline", None) and recipe.baseline(baseline, inputs) is not None:
+        fake = recipe.baseline(baseline, inputs)  # e.g. super-resolution's bicubic upsampling
     elif baseline:
         raise GanforgeError(f"unknown baseline {baseline!r}; use {' or '.join(BASELINES)}.")
     else:
