@@ -35,7 +35,8 @@ class SROptions:
     scale: int = option_field(4, "upscaling factor: 2, 4 or 8")
     blocks: int = option_field(16, "residual blocks of G (the paper: 16)")
     adversarial_weight: float = option_field(1e-3, "weight of the adversarial loss (srgan)")
-    pretrain_steps: int = option_field(0, "srgan: steps of MSE-only training before the GAN (SRResNet init)")
+    pretrain_steps: int = option_field(-1, "srgan: steps of MSE-only training before the GAN (SRResNet init; "
+                                           "-1: half of --steps)")
     content: str = option_field("mse", "content loss: mse (VGG weights are not available offline)")
 
 
@@ -79,7 +80,7 @@ class SRResNetRecipe(ImageToImage):
     def phases(self):
         if not self.gan:
             return [Phase("G", "generator", self.mse_loss)]
-        pre = self.options.pretrain_steps
+        pre = self.options.pretrain_steps if self.options.pretrain_steps >= 0 else self.cfg.steps // 2
         return [Phase("MSE", "generator", self.mse_loss, when=lambda step: step < pre),
                 Phase("D", "discriminator", self.discriminator_loss, when=lambda step: step >= pre),
                 Phase("G", "generator", self.generator_loss, when=lambda step: step >= pre, new_batch=False)]
