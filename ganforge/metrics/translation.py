@@ -139,12 +139,12 @@ def _target_dataset(dataset, images: torch.Tensor, labels):
                    kind="image")
 
 
-def domain_accuracy(fake: torch.Tensor, target: torch.Tensor, train, seed: int = 0) -> float:
+def domain_accuracy(fake: torch.Tensor, target: torch.Tensor, train, seed: int = 0, steps: int | None = None) -> float:
     """Fraction of outputs that a domain classifier (``ganforge.classifiers``' CNN, trained on the real
     training images and their domains, cached) assigns to the requested domain (StarGAN's metric)."""
     from ganforge.classifiers import pretrained
 
-    model = pretrained(train, "cnn", seed=seed)
+    model = pretrained(train, "cnn", seed=seed, steps=steps)
     with torch.no_grad():
         quantised = to_255(fake).float() / 127.5 - 1
         pred = torch.cat([model(c).argmax(1) for c in quantised.split(512)])
