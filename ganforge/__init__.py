@@ -34,7 +34,15 @@ def train(config=None, resume: bool = False, **overrides):
 
 
 def load(path, device: str = "cpu"):
-    """A trained generator from a run folder or a checkpoint file (see ganforge.pretrained.TrainedGenerator)."""
+    """A trained generator from a run folder, a checkpoint file or an exported hub folder
+    (see ganforge.pretrained.TrainedGenerator)."""
     from ganforge.pretrained import TrainedGenerator
 
     return TrainedGenerator.from_path(path, device=device)
+
+
+def export(run, format: str = "onnx", out=None):
+    """Export a run (or a loaded generator) as ONNX, TorchScript or a hub folder (see ganforge.deploy.export)."""
+    from ganforge.deploy.export import export as _export
+
+    return _export(run, format=format, out=out)

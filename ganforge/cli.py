@@ -17,7 +17,22 @@ import ganforge.commands as commands
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # argparse's own errors: same exit code 2, one line
         self.print_usage(sys.stderr)
-        self.exit(2, f"ganforge: error: {message}\n")
+        self.exit(2, f"ganforge: error: {one_line(message)}\n")
+
+
+MAX_MESSAGE = 2000  # characters of an error message shown; the start (problem) and the end (fix) are kept
+
+
+def one_line(message: str, limit: int = MAX_MESSAGE) -> str:
+    """An error message as one readable terminal line: newlines become spaces, control characters (a
+    hostile file name's terminal escapes, NUL) are shown escaped, and a message swollen by an echoed
+    value (a 100 kB flag) keeps its start and its end."""
+    text = " ".join(message.split("\n"))
+    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    if len(text) > limit:
+        head, tail = limit - 500, 480
+        text = f"{text[:head]} [... {len(text) - head - tail} characters ...] {text[-tail:]}"
+    return text
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     except GanforgeError as e:
         if getattr(args, "debug", False):
             raise
-        print(f"ganforge: error: {e}", file=sys.stderr)
+        print(f"ganforge: error: {one_line(str(e))}", file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:
         print("ganforge: interrupted", file=sys.stderr)

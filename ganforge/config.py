@@ -2,7 +2,8 @@
 
 One flat dataclass with defaults (flat so that every key is a CLI flag: ``lr_d`` -> ``--lr-d``).
 Resolution order, later wins: dataclass defaults < ``configs/<recipe>.yaml`` (only what the recipe
-changes) < the user's ``--config file.yaml`` < command-line overrides.
+changes) < ``configs/data/<data>.yaml`` (what the dataset suggests, for any recipe or tuned for this
+one) < the user's ``--config file.yaml`` < command-line overrides.
 """
 from __future__ import annotations
 
@@ -49,6 +50,8 @@ class Config:
     g_width: int = _opt(64, "generator base width (channels or hidden units)")
     d_width: int = _opt(64, "discriminator base width")
     spectral_norm: bool = _opt(False, "spectral normalisation on every discriminator layer")
+    pack: int = _opt(1, "PacGAN packing: the discriminator judges packs of this many samples (1: off)")
+    mbstd_group: int = _opt(0, "minibatch standard deviation layer in the discriminator, group size (0: off)")
     # --- objective -----------------------------------------------------------------------
     loss: str = _opt("nonsaturating", "GAN objective: nonsaturating, minimax, wasserstein, hinge, lsgan, ragan")
     # --- optimisation --------------------------------------------------------------------
@@ -82,7 +85,8 @@ class Config:
     seed: int = _opt(0, "random seed")
     deterministic: bool = _opt(False, "deterministic algorithms (bit-exact resume on CPU)")
     device: str = _opt("auto", "auto, cpu, cuda, cuda:N")
-    precision: str = _opt("fp32", "compute precision (bf16: autocast, losses stay fp32)", ("fp32", "bf16"))
+    precision: str = _opt("fp32", "compute precision (bf16: autocast, losses stay fp32; auto: bf16 where the "
+                                  "hardware runs it natively, else fp32)", ("fp32", "bf16", "auto"))
     compile: bool = _opt(False, "torch.compile the networks")
     channels_last: bool = _opt(True, "channels_last memory format for image networks")
     sync_batchnorm: bool = _opt(False, "SyncBatchNorm under distributed training")
@@ -125,10 +129,25 @@ FIELDS = {f.name: f for f in fields(Config)}
 
 def recipe_defaults(recipe: str) -> dict[str, Any]:
     """The recipe's YAML (only what differs from the dataclass defaults), or {}."""
+    if not isinstance(recipe, str) or not recipe.replace("-", "").replace("_", "").isalnum() or len(recipe) > 64:
+        return {}  # not a recipe name (a path, 5000 characters: read nothing); RECIPES.get names the error (issue 18)
     path = resources.files("ganforge.configs").joinpath(f"{recipe}.yaml")
     if not path.is_file():
         return {}
     return yaml.safe_load(path.read_text()) or {}
+
+
+def data_defaults(data: str, recipe: str) -> dict[str, Any]:
+    """``configs/data/<data>.yaml``: what a dataset suggests for every recipe (top-level keys, e.g. the
+    toy mixtures' MLP) plus, under ``recipes: {<recipe>: ...}``, settings tuned for one recipe on it.
+    They override the recipe's YAML and are overridden by the user's file and flags."""
+    folder = resources.files("ganforge.configs").joinpath("data")
+    files = {p.name: p for p in folder.iterdir()} if folder.is_dir() else {}
+    if f"{data}.yaml" not in files:  # a listing, not a path join: a hostile name never reaches the disk
+        return {}
+    suggested = yaml.safe_load(files[f"{data}.yaml"].read_text()) or {}
+    tuned = (suggested.pop("recipes", None) or {}).get(recipe) or {}
+    return {**suggested, **tuned}
 
 
 def read_yaml(path: str | os.PathLike) -> dict[str, Any]:
@@ -208,6 +227,8 @@ def make_config(*layers: dict[str, Any]) -> Config:
             merged[key] = _coerce(key, value)
     recipe = merged.get("recipe", FIELDS["recipe"].default)
     base = {k: _coerce(k, v) for k, v in recipe_defaults(recipe).items()}
+    data = merged.get("data", FIELDS["data"].default)
+    base.update({k: _coerce(k, v) for k, v in data_defaults(data, recipe).items()})
     cfg = Config(**{**base, **merged})
     validate(cfg)
     return cfg
@@ -232,13 +253,17 @@ def validate(cfg: Config) -> None:
             bad(f.name, f"choose one of {', '.join(choices)}")
     if not 1 <= cfg.batch_size <= MAX_BATCH_SIZE:
         bad("batch_size", f"it must be between 1 and {MAX_BATCH_SIZE}")
+    if not 0 <= cfg.mbstd_group <= MAX_BATCH_SIZE:
+        bad("mbstd_group", "it must be 0 (off) or a group size")
     if cfg.image_size is not None and not 4 <= cfg.image_size <= MAX_IMAGE_SIZE:
         bad("image_size", f"it must be between 4 and {MAX_IMAGE_SIZE}")
     if not 1 <= cfg.steps <= MAX_STEPS:
         bad("steps", f"it must be between 1 and {MAX_STEPS}")
-    for key in ("z_dim", "g_width", "d_width", "n_critic", "r1_interval"):
+    for key in ("z_dim", "g_width", "d_width", "n_critic", "r1_interval", "pack"):
         if not 1 <= getattr(cfg, key) <= 100_000:
             bad(key, "it must be a positive integer (at most 100000)")
+    if cfg.batch_size % cfg.pack:
+        bad("batch_size", f"with --pack {cfg.pack} it must be a multiple of {cfg.pack}")
     for key in ("lr_g", "lr_d"):
         if not 0 < getattr(cfg, key) <= 10:
             bad(key, "a learning rate must be in (0, 10]")
@@ -261,6 +286,8 @@ def validate(cfg: Config) -> None:
         bad("keep_checkpoints", "keep at least 1 checkpoint")
     if not 1 <= cfg.eval_samples <= 1_000_000:
         bad("eval_samples", "it must be between 1 and 1000000")
+    if not 0 <= cfg.seed < 2**63:  # torch and numpy take seeds in [0, 2**63); 2**80 crashed, -1 broke numpy (issue 18)
+        bad("seed", "it must be an integer in [0, 2**63)")
     if not cfg.device.startswith(("auto", "cpu", "cuda", "mps")):
         bad("device", "use auto, cpu, cuda or cuda:N")
 
@@ -270,6 +297,7 @@ def config_markdown() -> str:
     lines = ["# Configuration keys", "",
              "Generated from `ganforge/config.py` by `python -m ganforge.config > docs/CONFIG.md`.",
              "Order of precedence, later wins: these defaults < `ganforge/configs/<recipe>.yaml` < "
+             "`ganforge/configs/data/<data>.yaml` (what a dataset suggests; docs/RECIPES.md) < "
              "`--config FILE.yaml` < command-line flags (`lr_d` -> `--lr-d`).", "",
              "| key | default | meaning |", "| --- | --- | --- |"]
     for f in fields(Config):

@@ -28,7 +28,9 @@ class TrainedGenerator:
 
     @classmethod
     def from_path(cls, path: str | Path, device: str = "cpu") -> "TrainedGenerator":
-        meta, tensors = resolve_checkpoint(path)
+        from ganforge.deploy.hub import is_hub_folder, read_hub  # a folder written by `export --format hub`
+
+        meta, tensors = read_hub(path) if is_hub_folder(path) else resolve_checkpoint(path)
         try:
             cfg = make_config({k: v for k, v in meta["config"].items()}, {"device": device})
             info = meta["data"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import time
 
-from ganforge.commands.common import add_config_flags, config_overrides
+from ganforge.commands.common import add_config_flags, check_device, config_overrides
 from ganforge.config import load_config
 
 HELP = "benchmark training throughput (img/s)"
@@ -30,6 +30,7 @@ def measure_training(cfg, warmup: int) -> dict:
     import torch
 
     from ganforge.train.trainer import Trainer
+    from ganforge.utils.hardware import describe_machine
 
     trainer = Trainer(cfg, run_dir=None)
     for _ in range(warmup):
@@ -42,15 +43,17 @@ def measure_training(cfg, warmup: int) -> dict:
     seconds = time.perf_counter() - start
     return {"img_per_s": cfg.steps * cfg.batch_size / seconds, "steps": cfg.steps, "batch_size": cfg.batch_size,
             "seconds": seconds, "recipe": cfg.recipe, "data": cfg.data, "image_size": trainer.dataset.shape[-1],
-            "precision": cfg.precision, "compile": cfg.compile, "threads": torch.get_num_threads()}
+            "precision": getattr(trainer, "precision", cfg.precision),  # resolved ("auto" -> bf16/fp32)
+            "compile": cfg.compile, "threads": torch.get_num_threads(), "machine": describe_machine(trainer.device)}
 
 
 def run(args) -> int:
     overrides = {"steps": 30, "divergence": "off", **config_overrides(args)}
     cfg = load_config(args.config, overrides)
+    check_device(cfg.device)
     result = measure_training(cfg, args.warmup)
     if args.json:
         print(json.dumps(result))
     else:
-        print(f"{result['img_per_s']:.1f} img/s ({cfg.recipe}, {cfg.data}, batch {cfg.batch_size}, {cfg.precision})")
+        print(f"{result['img_per_s']:.1f} img/s ({cfg.recipe}, {cfg.data}, batch {cfg.batch_size}, {result['precision']})")
     return 0

@@ -15,7 +15,9 @@ import json
 import time
 from pathlib import Path
 
+from ganforge.commands.common import check_device, check_seed
 from ganforge.errors import GanforgeError
+from ganforge.utils.files import check_output_file
 
 HELP = "evaluate a run (or two sample folders/.npz files) with FID, KID, IS, precision/recall, ..."
 MAX_SAMPLES = 1_000_000
@@ -37,7 +39,12 @@ def add_arguments(p):
                    "split trains the classifier (e.g. fashion-mnist)")
     p.add_argument("--data-dir", help="directory of --data's files (default: $GANFORGE_DATA)")
     p.add_argument("--inception-weights", help="Inception weights file (default: $GANFORGE_INCEPTION, the cache)")
-    p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help="extractor precision [default: fp32]")
+    p.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
+                   help="inception extractor precision: auto = bf16 where the hardware runs it natively "
+                   "(AVX512-BF16/AMX CPUs, bf16 GPUs), else fp32; use fp32 for numbers you publish [default: auto]")
+    p.add_argument("--trust-extractor", action="store_true",
+                   help="load an Inception TorchScript file whose sha256 is not the official one "
+                   "(torch.jit.load runs code from the file: only for files you trust)")
     p.add_argument("--batch-size", type=int, default=50, help="extraction batch size [default: 50]")
     p.add_argument("--seed", type=int, default=0, help="sampling / subset seed [default: 0]")
     p.add_argument("--device", default="cpu")
@@ -77,6 +84,8 @@ def _evaluate_run(args, options: dict):
 
     parse_metrics(args.metrics)  # fail on a typo before loading anything
     gen = ganforge.load(args.run, device=args.device)
+    # The results go to RUN/metrics.json: check that it can be written before any work (data, sampling).
+    check_output_file(_run_dir(args.run) / "metrics.json", "results file")
     cfg = gen.config.replace(device=args.device)
     if args.data_dir:
         cfg = cfg.replace(data_dir=args.data_dir)
@@ -99,15 +108,24 @@ def _evaluate_run(args, options: dict):
     return results, protocol
 
 
+def _run_dir(run: str) -> Path:
+    """The run folder of RUN_OR_CHECKPOINT (a checkpoint file lies in RUN/checkpoints/)."""
+    return Path(run) if Path(run).is_dir() else Path(run).parent.parent
+
+
 def run(args) -> int:
     _check_count("--samples", args.samples)
     _check_count("--real-samples", args.real_samples)
     if args.batch_size < 1:
         raise GanforgeError(f"--batch-size must be at least 1, got {args.batch_size}.")
+    check_seed(args.seed)
+    args.device = check_device(args.device)
     options = {"precision": args.precision, "batch_size": args.batch_size, "seed": args.seed,
                "device": args.device}
     if args.inception_weights:
         options["inception_weights"] = args.inception_weights
+    if args.trust_extractor:
+        options["trust_extractor"] = True
     start = time.perf_counter()
     if args.run and (args.real or args.fake):
         raise GanforgeError("give either a RUN to evaluate or --real/--fake files, not both.")
@@ -115,7 +133,12 @@ def run(args) -> int:
         results, protocol = _evaluate_run(args, options)
     else:
         results, protocol = _compare_files(args, options)
-    protocol.update(extractor=args.extractor, precision=args.precision, seed=args.seed,
+    precision = args.precision
+    if args.extractor == "inception":  # record what ran, not "auto"
+        from ganforge.utils.hardware import resolve_precision
+
+        precision = resolve_precision(args.precision, args.device)
+    protocol.update(extractor=args.extractor, precision=precision, seed=args.seed,
                     seconds=round(time.perf_counter() - start, 2))
     width = max(len(k) for k in results)
     for key, value in results.items():
@@ -126,8 +149,7 @@ def run(args) -> int:
         from ganforge.train.checkpoint import resolve_checkpoint  # noqa: F401  (the run exists: load() passed)
         from ganforge.utils.files import atomic_write_text
 
-        run_dir = Path(args.run) if Path(args.run).is_dir() else Path(args.run).parent.parent
-        atomic_write_text(run_dir / "metrics.json", json.dumps({**results, "protocol": protocol}, indent=2) + "\n")
+        atomic_write_text(_run_dir(args.run) / "metrics.json", json.dumps({**results, "protocol": protocol}, indent=2) + "\n")
     if args.json:
         print(json.dumps(results))
     return 0

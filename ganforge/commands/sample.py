@@ -19,11 +19,13 @@ from pathlib import Path
 
 import numpy as np
 
+from ganforge.commands.common import check_device, check_seed
 from ganforge.errors import GanforgeError
-from ganforge.utils.files import atomic_write
+from ganforge.utils.files import atomic_write, check_output_file, ensure_writable_dir
 
 HELP = "sample a trained generator to a PNG grid, a folder of PNGs, .npz or .csv"
 MAX_SAMPLES = 10_000_000
+OUTPUT_TYPES = (".png", ".npz", ".csv", "")
 
 
 def add_arguments(p):
@@ -114,6 +116,18 @@ def run(args) -> int:
 
     if not 1 <= args.num <= MAX_SAMPLES:
         raise GanforgeError(f"-n must be between 1 and {MAX_SAMPLES}, got {args.num}.")
+    if args.nrow is not None and args.nrow < 1:
+        raise GanforgeError(f"--nrow must be at least 1, got {args.nrow}.")
+    check_seed(args.seed)
+    args.device = check_device(args.device)
+    # The output is checked before loading or sampling anything: its type, and that it can be written.
+    out = Path(args.out)
+    if out.suffix.lower() not in OUTPUT_TYPES:
+        raise GanforgeError(f"unknown output type {out.suffix!r}; use .png, .npz, .csv or a folder name.")
+    if out.suffix:
+        check_output_file(out, "--out file")
+    else:
+        ensure_writable_dir(out, "--out folder")
     gen = ganforge.load(args.run, device=args.device)
     if args.input is not None:
         return translate_folder(gen, args)
@@ -125,7 +139,6 @@ def run(args) -> int:
         print(f"wrote {args.num} rows to {args.out}")
         return 0
     x, y = gen.sample_with_labels(args.num, seed=args.seed, labels=args.label, **knobs)
-    out = Path(args.out)
     data = gen.dataset
     suffix = out.suffix.lower()
     if suffix == ".csv":
@@ -145,7 +158,7 @@ def run(args) -> int:
             raise GanforgeError("this run generates vectors, not images; use --out NAME.npz or NAME.csv.")
         from ganforge.utils.images import save_grid
 
-        save_grid(data.from_model(x), out, nrow=args.nrow)
+        save_grid(data.from_model(x), out, nrow=min(args.nrow, args.num) if args.nrow else None)
     elif suffix == "":
         if data.kind != "image":
             raise GanforgeError("this run generates vectors, not images; use --out NAME.npz or NAME.csv.")

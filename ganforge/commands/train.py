@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ganforge.commands.common import add_config_flags, config_overrides
+from ganforge.commands.common import add_config_flags, check_device, config_overrides
 from ganforge.config import load_config, read_yaml, make_config
 from ganforge.errors import GanforgeError
+from ganforge.utils.files import ensure_writable_dir
 
 HELP = "train a GAN (default: DCGAN on the bundled digits)"
 
@@ -38,6 +39,11 @@ def resolve_config(args):
     return load_config(args.config, overrides)
 
 
+def run_folder(cfg) -> Path:
+    """Where the run goes: --out, else runs/<recipe>-<data> (the Trainer's default)."""
+    return Path(cfg.out or f"runs/{cfg.recipe}-{cfg.data}")
+
+
 def run(args) -> int:
     import signal
     import sys
@@ -47,6 +53,15 @@ def run(args) -> int:
     from ganforge.metrics.callback import evaluation_callbacks
 
     cfg = resolve_config(args)
+    # Before any work (data, networks): a wrong name, then an uncreatable/unwritable run folder (whose
+    # default name holds the recipe's and the dataset's) are one line, exit 2.
+    from ganforge.data import DATASETS
+    from ganforge.recipes import RECIPES
+
+    RECIPES.get(cfg.recipe)
+    DATASETS.get(cfg.data)
+    ensure_writable_dir(run_folder(cfg), "run folder")
+    check_device(cfg.device)
     trainer = Trainer(cfg, resume=bool(args.resume), extra_callbacks=evaluation_callbacks(cfg))
     run_dir = trainer.fit()
     if trainer.stop_signal is not None:

@@ -128,16 +128,36 @@ def _class_names(meta_bytes: bytes | None, source: str) -> list[str]:
     return [n.decode() if isinstance(n, bytes) else str(n) for n in names]
 
 
+MAX_BATCH_BYTES = 2**30  # an official batch is ~31 MB; a file (or tar member) declaring more is refused unread
+
+
+def _check_size(size: int, source: str) -> None:
+    if size > MAX_BATCH_BYTES:
+        raise GanforgeError(f"{source} is {size:,} bytes, far more than a CIFAR-10 batch (~31 MB); it is not an "
+                            f"official batch: replace it with the file from {ARCHIVE}.")
+
+
+def _read_file(path: Path) -> bytes:
+    try:
+        _check_size(path.stat().st_size, str(path))
+        return path.read_bytes()
+    except OSError as e:
+        raise GanforgeError(f"cannot read {path} ({e.strerror or e}); check its permissions.") from None
+
+
 def read_batch_files(root: Path, names: tuple[str, ...]) -> tuple[dict[str, bytes | None], str | None]:
     """The named files' bytes (None when absent) from the first place holding batches, and that place."""
     for folder in (root / ARCHIVE_FOLDER, root, root / "cifar10" / ARCHIVE_FOLDER, root / "cifar10"):
         if any((folder / name).is_file() for name in TRAIN_BATCHES + TEST_BATCHES):
-            return {n: (folder / n).read_bytes() if (folder / n).is_file() else None for n in names}, str(folder)
+            return {n: _read_file(folder / n) if (folder / n).is_file() else None for n in names}, str(folder)
     for archive in (root / ARCHIVE, root / "cifar10" / ARCHIVE):
         if archive.is_file():
             try:
                 with tarfile.open(archive, "r:gz") as tar:
                     members = {Path(m.name).name: m for m in tar.getmembers() if m.isfile()}
+                    for n in names:
+                        if n in members:
+                            _check_size(members[n].size, f"{archive}:{members[n].name}")
                     return {n: tar.extractfile(members[n]).read() if n in members else None for n in names}, \
                         str(archive)
             except (tarfile.TarError, OSError, EOFError, zlib.error) as e:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import http.client
+import math
 import os
 import sys
 import tempfile
@@ -83,16 +84,70 @@ SOURCES = {
 
 
 # -- parsing ---------------------------------------------------------------------------------------
+MAX_IDX_BYTES = 4 * 2**30  # an IDX file's declared content: 90x MNIST's; refused above (a gzip bomb's header)
+
+
+def _declared_size(head: bytes) -> int | None:
+    """Header + values that an IDX header declares (from its first bytes), or None if not IDX-shaped."""
+    if len(head) < 4 or head[:2] != b"\x00\x00":
+        return None
+    ndim = head[3]
+    if not 1 <= ndim <= 4 or len(head) < 4 + 4 * ndim:
+        return None
+    return 4 + 4 * ndim + math.prod(int.from_bytes(head[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
+
+
+def _too_big(path: Path, size: int) -> GanforgeError:
+    return GanforgeError(f"{path} declares {size:,} bytes of data, more than the {MAX_IDX_BYTES >> 30} GiB an IDX "
+                         f"file may hold here (a corrupt header or a gzip bomb); replace it with an intact copy, "
+                         f"or store large image sets as an image folder.")
+
+
+def _gunzip(raw: bytes, path: Path) -> bytes:
+    """Decompress, stopping one byte past what the IDX header declares (so a gzip bomb cannot inflate
+    beyond it: a longer stream is reported by ``parse_idx``), and never past ``MAX_IDX_BYTES``."""
+    out, limit = bytearray(), MAX_IDX_BYTES + 64
+    while raw:  # one gzip member after another (gzip.decompress's behaviour)
+        d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        while not d.eof and len(out) < limit:
+            out += d.decompress(raw, min(limit - len(out), 1 << 24))
+            raw = d.unconsumed_tail
+            declared = _declared_size(bytes(out[:20]))
+            if declared is not None and len(out) >= 20:
+                if declared > MAX_IDX_BYTES:
+                    raise _too_big(path, declared)
+                limit = declared + 1
+            if not raw and not d.eof:
+                out += d.flush()
+                if not d.eof:
+                    raise EOFError("Compressed file ended before the end-of-stream marker was reached")
+        if len(out) >= limit:
+            break
+        raw = d.unused_data
+        if raw and raw[:2] != b"\x1f\x8b":
+            break  # trailing garbage after the last member (gzip ignores zero padding): stop, as gzip does
+    return bytes(out[:limit])
+
+
 def read_bytes(path: Path) -> bytes:
-    """The file's content, gunzipped when it is a gzip file (detected by its magic, not its name)."""
+    """The file's content, gunzipped when it is a gzip file (detected by its magic, not its name).
+
+    Bounded: a raw file or a gzip stream larger than its IDX header declares (or than ``MAX_IDX_BYTES``)
+    is read only one byte past it, so a hostile file cannot exhaust memory."""
     try:
-        raw = path.read_bytes()
+        size = path.stat().st_size
+        with open(path, "rb") as f:
+            head = f.read(20)
+            if head[:2] != b"\x1f\x8b":
+                declared = _declared_size(head)
+                if (declared or size) > MAX_IDX_BYTES:
+                    raise _too_big(path, declared or size)
+                return head + f.read(max(0, min(size, (declared or size) + 1) - len(head)))
+            raw = head + f.read()
     except OSError as e:
         raise GanforgeError(f"cannot read {path}: {e.strerror or e}; check the path and its permissions.") from None
-    if raw[:2] != b"\x1f\x8b":
-        return raw
     try:
-        return gzip.decompress(raw)
+        return _gunzip(raw, path)
     except (EOFError, OSError, zlib.error) as e:
         raise GanforgeError(
             f"{path} is a truncated or corrupt gzip file ({e}); delete it and download it again."
@@ -114,12 +169,14 @@ def parse_idx(content: bytes, path: Path, magic: int) -> np.ndarray:
             f"check that images and labels files are not swapped, or {fix}."
         )
     dims = [int.from_bytes(content[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
-    expected = int(np.prod(dims, dtype=np.int64))
+    expected = math.prod(dims)  # exact: int64 overflowed for hostile headers (2**31 x 2**16 x 2**16)
     if len(content) - header != expected:
         what = "truncated" if len(content) - header < expected else "longer than its header says"
+        held = len(content) - header
+        held = "more" if held == expected + 1 else held  # (read_bytes stops one byte past the declared size)
         raise GanforgeError(
             f"{path} is {what}: its header declares {'x'.join(map(str, dims))} = {expected} values but it holds "
-            f"{len(content) - header}; {fix}."
+            f"{held}; {fix}."
         )
     if expected == 0:
         raise GanforgeError(f"{path} holds no samples (dimensions {dims}); {fix}.")

@@ -13,7 +13,9 @@ Every image is decoded once (PIL), center-cropped to a square and resized to ``c
 (default 64) with antialiasing, so the dataset is one uint8 tensor in memory.
 Colour (``options.color``): ``auto`` (default: 1 channel when every image is grayscale, else RGB
 for all, alpha dropped), ``rgb`` or ``grayscale``. Unreadable or corrupt files are reported by
-name; hidden files and other extensions are ignored.
+name; hidden files and other extensions are ignored. An image whose header declares more than
+``GANFORGE_MAX_IMAGE_PIXELS`` pixels (default 100 million) is refused before decoding
+(``ganforge.data.images``); grey, RGBA, palette, CMYK and 16-bit images are converted.
 """
 from __future__ import annotations
 
@@ -24,13 +26,13 @@ import numpy as np
 import torch
 
 from ganforge.data.base import Dataset
+from ganforge.data.images import is_grayscale, read_image
 from ganforge.errors import GanforgeError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
 DEFAULT_IMAGE_SIZE = 64
 DEFAULT_TEST_FRACTION = 0.1
 SPLIT_SEED = 1234
-GRAYSCALE_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"}
 COLOR_CHOICES = ("auto", "rgb", "grayscale")
 MAX_BYTES = 16 * 2**30  # refuse before decoding a tree that cannot fit in memory at this size
 
@@ -65,50 +67,30 @@ def scan(root: Path) -> tuple[list[Path], list[str], list[int] | None]:
     return files, [d.name for d in class_dirs], labels
 
 
-def _open(path: Path):
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        return Image.open(path)
-    except (UnidentifiedImageError, OSError, ValueError) as e:
-        raise GanforgeError(f"cannot read image {path} ({e}); delete or replace that file.") from None
-
-
 def decide_channels(files: list[Path], color: str) -> int:
     if color == "rgb":
         return 3
     if color == "grayscale":
         return 1
-    for path in files:  # header only: opening does not decode the pixels
-        with _open(path) as image:
-            if image.mode not in GRAYSCALE_MODES:
-                return 3
-    return 1
+    # Headers only (opening does not decode pixels): this also refuses oversized images before any decoding.
+    return 1 if all(is_grayscale(path) for path in files) else 3
 
 
 def decode(path: Path, size: int, channels: int) -> np.ndarray:
-    """One image as uint8 (C, size, size): center-cropped to a square, then resized."""
+    """One image as uint8 (C, size, size): center-cropped to a square, then resized.
+
+    Reading (pixel limit, formats, grey/RGBA/palette/CMYK/16-bit conversion, errors) is ganforge.data.images.
+    """
     from PIL import Image
 
-    try:
-        with _open(path) as image:
-            image.load()
-            if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):  # 16-bit / float grayscale -> 8 bit
-                array = np.asarray(image, dtype=np.float64)
-                top = 65535.0 if image.mode.startswith("I") and array.max() > 255 else 255.0
-                image = Image.fromarray(np.clip(array * (255.0 / top), 0, 255).astype(np.uint8))
-            image = image.convert("L" if channels == 1 else "RGB")
-            w, h = image.size
-            side = min(w, h)
-            left, top = (w - side) // 2, (h - side) // 2
-            image = image.crop((left, top, left + side, top + side))
-            if side != size:
-                image = image.resize((size, size), Image.Resampling.LANCZOS)
-            array = np.array(image, dtype=np.uint8)  # a writable copy for torch
-    except GanforgeError:
-        raise
-    except (OSError, ValueError, SyntaxError) as e:  # truncated/corrupt data surfaces when decoding
-        raise GanforgeError(f"cannot decode image {path} ({e}); delete or replace that file.") from None
+    array = read_image(path, channels)
+    h, w = array.shape[:2]
+    side = min(w, h)
+    top, left = (h - side) // 2, (w - side) // 2
+    array = array[top:top + side, left:left + side]
+    if side != size:
+        array = np.array(Image.fromarray(array).resize((size, size), Image.Resampling.LANCZOS), dtype=np.uint8)
+    array = np.ascontiguousarray(array)  # a writable copy for torch
     return array[None] if channels == 1 else array.transpose(2, 0, 1)
 
 
@@ -117,13 +99,14 @@ def _split_files(root: Path, split: str, test_fraction: float):
         train_files, train_classes, train_labels = scan(root / "train")
         files, classes, labels = scan(root / "test")
         every_file = train_files + files
-        if split == "train":
-            return train_files, train_classes, train_labels, "train/ and test/ folders", every_file
-        if (labels is None) != (train_labels is None) or not set(classes) <= set(train_classes):
+        # Checked for both splits: training must not start on a layout that evaluation will refuse.
+        if files and ((labels is None) != (train_labels is None) or not set(classes) <= set(train_classes)):
             raise GanforgeError(
                 f"{root / 'test'} has classes {classes or 'none'} but {root / 'train'} has "
                 f"{train_classes or 'none'}; give test/ the same class sub-folders as train/."
             )
+        if split == "train":
+            return train_files, train_classes, train_labels, "train/ and test/ folders", every_file
         if labels is not None:  # index test labels by the train class list
             labels = [train_classes.index(classes[i]) for i in labels]
         return files, train_classes, labels, "train/ and test/ folders", every_file
@@ -143,8 +126,8 @@ def load_image_folder(cfg, split: str) -> Dataset:
 
     root = Path(data_dir(cfg, "image-folder")).expanduser()
     if not root.is_dir():
-        raise GanforgeError(f"image folder {root} does not exist; pass --data-dir pointing at a folder of "
-                            f"PNG/JPEG images.")
+        what = "is a file, not a folder" if root.exists() else "does not exist"
+        raise GanforgeError(f"image folder {root} {what}; pass --data-dir pointing at a folder of PNG/JPEG images.")
     options = cfg.options or {}
     color = options.get("color", "auto")
     if color not in COLOR_CHOICES:

@@ -121,6 +121,7 @@ def read_csv(path: str | os.PathLike | None) -> pd.DataFrame:
         raise GanforgeError(f"tabular data file {str(p)!r} is empty; it needs a header row and data rows.") from None
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        first = first.replace("Error tokenizing data. C error: ", "")  # (one "error:" per message)
         raise GanforgeError(f"tabular data file {str(p)!r} is not a readable CSV ({first}); fix the file "
                             "(comma-separated, one header row, UTF-8).") from None
 

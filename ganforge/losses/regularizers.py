@@ -55,14 +55,15 @@ def gradient_penalty(discriminator, real: torch.Tensor, fake: torch.Tensor, y=No
         return ((grad.norm(2, dim=1) - target) ** 2).mean()
 
 
-def r1_penalty(discriminator, real: torch.Tensor, y=None) -> torch.Tensor:
+def r1_penalty(discriminator, real: torch.Tensor, y=None, pack: int = 1) -> torch.Tensor:
     """E[||grad_x D(x)||^2] on real samples (Mescheder et al., "Which Training Methods for GANs do
     actually Converge?", 2018). The recipe multiplies by gamma/2 (and by the lazy interval, as in
-    StyleGAN2, so the average strength does not depend on how often it is applied). fp32, no autocast."""
+    StyleGAN2, so the average strength does not depend on how often it is applied). fp32, no autocast.
+    ``pack`` > 1: the squared gradient norm per pack of ``pack`` consecutive samples (PacGAN)."""
     with torch.autocast(device_type=real.device.type, enabled=False):
         x = real.detach().float().requires_grad_(True)
         grad = _input_gradient(discriminator, x, y)
-        return grad.pow(2).sum(dim=1).mean()
+        return grad.reshape(x.shape[0] // pack, -1).pow(2).sum(dim=1).mean()
 
 
 @torch.no_grad()

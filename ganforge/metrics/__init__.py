@@ -76,7 +76,9 @@ def evaluate(fake, real, metrics, extractor="classifier", **options) -> dict[str
       count; ``real_samples=`` sets the count, default: as many as fake), or None for metrics that
       need none (modes with ``mode_centres``/``mode_std``).
     extractor: "classifier" (default; needs labelled real data: ``train_dataset=`` or the real
-      Dataset) or "inception" (``inception_weights=``, ``precision="bf16"``), or an extractor object.
+      Dataset) or "inception" (``inception_weights=``, ``precision=`` "auto" (default: bf16 where the
+      hardware runs it natively) / "fp32" / "bf16", ``trust_extractor=True`` to load a TorchScript
+      weights file that is not the official one), or an extractor object.
     options: passed to metrics and the extractor (``generator=``, ``train_dataset=``, ``seed=``,
       ``kid_subsets=``, ``k=``, ``is_splits=``, ``cache=False`` ...).
     Returns {key: float}, e.g. {"fid": ..., "kid": ..., "kid_std": ..., "precision": ..., "recall": ...}.

@@ -32,15 +32,15 @@ def _images_to_model(arr: np.ndarray, source: str) -> torch.Tensor:
 
 
 def _load_folder(folder: Path, limit: int | None) -> torch.Tensor:
-    from PIL import Image
+    from ganforge.data.images import is_grayscale, read_image
 
     files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
     if not files:
         raise GanforgeError(f"folder {str(folder)!r} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))}).")
     files = files[:limit] if limit else files
-    images = [Image.open(p) for p in files]
-    gray = all(im.mode in ("L", "1", "I;16", "I") for im in images)
-    arrays = [np.asarray(im.convert("L" if gray else "RGB")) for im in images]
+    # Headers first (pixel limit, damage: errors name the file), then decode; see ganforge.data.images.
+    gray = all(is_grayscale(p) for p in files)
+    arrays = [read_image(p, 1 if gray else 3) for p in files]
     sizes = {a.shape for a in arrays}
     if len(sizes) > 1:
         raise GanforgeError(f"folder {str(folder)!r} mixes image sizes {sorted(sizes)[:3]}; resize them to one size.")
@@ -48,16 +48,37 @@ def _load_folder(folder: Path, limit: int | None) -> torch.Tensor:
 
 
 def _load_npz(path: Path, limit: int | None) -> torch.Tensor:
+    import zipfile
+
     try:
-        with np.load(path, allow_pickle=False) as data:
-            if not data.files:
-                raise GanforgeError(f"{str(path)!r} holds no arrays.")
-            arr = data["x"] if "x" in data.files else data[data.files[0]]
-    except (OSError, ValueError) as e:
-        raise GanforgeError(f"cannot read {str(path)!r} as .npz ({e}).") from None
+        data = np.load(path, allow_pickle=False)
+        if not isinstance(data, np.lib.npyio.NpzFile):
+            raise GanforgeError(f"{str(path)!r} is a single .npy array, not an .npz archive; save it with "
+                                f"np.savez(NAME.npz, x=array).")
+        with data:
+            arrays = [name for name in data.files if name.endswith(".npy") or f"{name}.npy" in data.zip.namelist()]
+            if not arrays:
+                raise GanforgeError(f"{str(path)!r} holds no arrays; save the samples with np.savez(NAME.npz, x=array).")
+            arr = data["x"] if "x" in arrays else data[arrays[0]]
+    except GanforgeError:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as e:
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else ("an empty file" if isinstance(e, EOFError)
+                                                                          else type(e).__name__)
+        raise GanforgeError(f"cannot read {str(path)!r} as .npz ({reason}); write it again with "
+                            f"np.savez(NAME.npz, x=array).") from None
+    if arr.ndim == 0:
+        raise GanforgeError(f"{str(path)!r}: the array is a single value; give samples (N, ...), one per row.")
     arr = arr[:limit] if limit else arr
     if arr.ndim == 2 and arr.dtype != np.uint8:
-        return torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32))
+        if arr.dtype.kind not in "fiu":
+            raise GanforgeError(f"{str(path)!r}: vectors must be real numbers, got {arr.dtype}.")
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow to inf is reported just below
+            vectors = np.ascontiguousarray(arr, dtype=np.float32)
+        if not np.isfinite(vectors).all():
+            raise GanforgeError(f"{str(path)!r} holds NaN or infinite values (or values too large for float32); "
+                                f"metrics need finite samples.")
+        return torch.from_numpy(vectors)
     return _images_to_model(arr, str(path))
 
 

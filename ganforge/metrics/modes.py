@@ -1,10 +1,20 @@
 """Mode metrics.
 
-Toy mixtures (``toy-ring`` / ``toy-grid``), the PacGAN / VEEGAN protocol on 2,500 samples: a sample
-is *high quality* when it lies within 3 standard deviations of its nearest mode centre; a mode is
-*captured* when it is the nearest mode of at least one high-quality sample; the *reverse KL* is
-KL(p || uniform) of the histogram of all samples over their nearest modes (0 when the modes are
-evenly covered, log K when everything falls on one mode).
+Toy mixtures (``toy-ring`` / ``toy-grid``), the PacGAN / VEEGAN protocol on 2,500 samples, exactly as
+PacGAN's published code computes it (Lin et al. 2018; github.com/fjxmlzn/PacGAN,
+``synthetic_data_experiments/PacGAN/pacgan/extensions.py``, ``MetricLogger``, with
+``x_mode_variances = std**2 * I``, ``dis_thre = 3`` and 2,500 logged samples in the configs):
+
+- each sample goes to its nearest mode centre (distance in units of the mode's std);
+- it is *high quality* when that distance is strictly below 3 std;
+- ``modes``: the number of modes with at least one high-quality sample;
+- ``high_quality``: the fraction of all samples that are high quality;
+- ``reverse_kl``: KL(p || uniform) = sum_k p_k log(K p_k), where p is the histogram of the
+  *high-quality* samples over their modes (PacGAN's ``detail_of_coverage``; the reverse KL of the
+  paper's Table 1 is log K minus the entropy its code logs for that histogram). Empty modes contribute
+  0 (0 log 0 = 0) and the uniform has no zeros, so no smoothing is needed. 0 when the high-quality
+  samples cover the modes evenly, log K when they all fall on one mode (also returned when there is
+  no high-quality sample at all: the worst value).
 
 Stacked MNIST (Metz et al. 2017): each of the 3 channels is an MNIST digit, so there are 1000 modes;
 each channel is classified with a digit classifier (ganforge.classifiers, trained on MNIST) and
@@ -20,22 +30,32 @@ from ganforge.errors import GanforgeError
 
 
 def _reverse_kl(assignments: torch.Tensor, n_modes: int) -> float:
+    """KL(p || uniform over n_modes) of the histogram of ``assignments``; log n_modes when empty."""
+    if len(assignments) == 0:
+        return math.log(n_modes)
     p = torch.bincount(assignments, minlength=n_modes).double() / len(assignments)
     p = p[p > 0]
     return float((p * (p * n_modes).log()).sum())
 
 
+HIGH_QUALITY_STDS = 3.0  # PacGAN's dis_thre
+
+
 def toy_mode_metrics(samples, centres, std: float) -> dict[str, float]:
+    """``modes``, ``high_quality``, ``reverse_kl`` of ``samples`` (N, D) against an isotropic mixture with
+    the given centres (K, D) and per-mode std (the PacGAN protocol: see the module docstring)."""
     x = torch.as_tensor(samples).double()
     c = torch.as_tensor(centres).double()
-    if x.dim() != 2 or x.shape[1] != c.shape[1] or len(x) == 0:
-        raise GanforgeError(f"mode metrics need (N, {c.shape[1]}) samples, got {tuple(x.shape)}.")
-    dist = torch.cdist(x, c)
-    nearest_dist, nearest = dist.min(1)
-    high_quality = nearest_dist <= 3 * std
-    captured = torch.unique(nearest[high_quality]).numel()
-    return {"modes": float(captured), "high_quality": float(high_quality.double().mean()),
-            "reverse_kl": _reverse_kl(nearest, len(c))}
+    if x.dim() != 2 or c.dim() != 2 or x.shape[1] != c.shape[1] or len(x) == 0:
+        raise GanforgeError(f"mode metrics need (N, {c.shape[-1]}) samples, got {tuple(x.shape)}.")
+    if not std > 0:
+        raise GanforgeError(f"mode metrics need a positive mode std, got {std!r}.")
+    distance = torch.cdist(x, c) / std  # in units of std (PacGAN: sqrt(sum(d^2 / variance)))
+    nearest_distance, nearest = distance.min(1)
+    high_quality = nearest_distance < HIGH_QUALITY_STDS
+    good = nearest[high_quality]
+    return {"modes": float(torch.unique(good).numel()), "high_quality": float(high_quality.double().mean()),
+            "reverse_kl": _reverse_kl(good, len(c))}
 
 
 @torch.inference_mode()

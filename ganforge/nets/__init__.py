@@ -39,8 +39,16 @@ def choose_architecture(cfg, dataset, default: str) -> str:
 
 def build_networks(cfg, dataset, default: str, num_classes: int = 0, conditioning: str = "concat"):
     """num_classes > 0 builds class-conditional networks (label inputs); ``conditioning`` says how the
-    labels enter them: concat, aux (ACGAN head) or projection (see ``ganforge.nets.conditional``)."""
+    labels enter them: concat, aux (ACGAN head) or projection (see ``ganforge.nets.conditional``).
+    ``cfg.pack > 1`` wraps the discriminator for PacGAN packing (``ganforge.nets.packing``)."""
     build = ARCHITECTURES.get(choose_architecture(cfg, dataset, default))
     if num_classes and conditioning != "concat":
-        return build(cfg, dataset, num_classes, conditioning=conditioning)
-    return build(cfg, dataset, num_classes)
+        generator, discriminator = build(cfg, dataset, num_classes, conditioning=conditioning)
+    else:
+        generator, discriminator = build(cfg, dataset, num_classes)
+    pack = getattr(cfg, "pack", 1)
+    if pack > 1:  # PacGAN: D rebuilt for packs of `pack` samples (ganforge.nets.packing)
+        from ganforge.nets.packing import packed_discriminator
+
+        discriminator = packed_discriminator(build, cfg, dataset, pack, num_classes, conditioning)
+    return generator, discriminator

@@ -17,6 +17,7 @@ import torch.nn as nn
 from ganforge.errors import GanforgeError
 from ganforge.nets import ARCHITECTURES
 from ganforge.nets.conditional import DiscriminatorHead, check_conditioning, head_mode
+from ganforge.nets.layers import MinibatchStdDev, mbstd_group
 
 
 def spatial_plan(size: int) -> tuple[int, int]:
@@ -67,7 +68,8 @@ class DCGANGenerator(nn.Module):
 
 
 class DCGANDiscriminator(nn.Module):
-    def __init__(self, channels: int, size: int, width: int = 64, num_classes: int = 0, conditioning: str = "concat"):
+    def __init__(self, channels: int, size: int, width: int = 64, num_classes: int = 0, conditioning: str = "concat",
+                 mbstd: int = 0):
         super().__init__()
         base, n_down = spatial_plan(size)
         self.num_classes = num_classes
@@ -80,6 +82,9 @@ class DCGANDiscriminator(nn.Module):
         for _ in range(n_down - 1):
             layers += [nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch * 2), nn.LeakyReLU(0.2, True)]
             ch *= 2
+        if mbstd:  # minibatch stddev (ProGAN): one extra feature map before the head
+            layers.append(MinibatchStdDev(mbstd))
+            ch += 1
         self.features = nn.Sequential(*layers)
         self.head = nn.Conv2d(ch, 1, base, 1, 0, bias=False)
         if mode != "plain":  # ACGAN class head / projection on the flattened last feature map
@@ -106,4 +111,4 @@ def build_dcgan(cfg, dataset, num_classes: int = 0, conditioning: str = "concat"
         check_conditioning(conditioning, num_classes)
     # G: label embedding concatenated to z in every mode (class-conditional BN lives in the resnet G).
     return (DCGANGenerator(cfg.z_dim, channels, size, cfg.g_width, num_classes),
-            DCGANDiscriminator(channels, size, cfg.d_width, num_classes, conditioning))
+            DCGANDiscriminator(channels, size, cfg.d_width, num_classes, conditioning, mbstd_group(cfg)))

@@ -9,6 +9,7 @@ import torch.nn as nn
 from ganforge.nets import ARCHITECTURES
 from ganforge.options import Option
 from ganforge.nets.conditional import DiscriminatorHead, check_conditioning, head_mode
+from ganforge.nets.layers import MinibatchStdDev, mbstd_group
 
 
 class MLPGenerator(nn.Module):
@@ -34,7 +35,7 @@ class MLPGenerator(nn.Module):
 
 class MLPDiscriminator(nn.Module):
     def __init__(self, in_shape: tuple[int, ...], width: int = 256, depth: int = 3, num_classes: int = 0,
-                 conditioning: str = "concat"):
+                 conditioning: str = "concat", mbstd: int = 0):
         super().__init__()
         in_dim = math.prod(in_shape)
         self.num_classes = num_classes
@@ -42,8 +43,14 @@ class MLPDiscriminator(nn.Module):
         self.embed = nn.Embedding(num_classes, in_dim) if num_classes and mode == "plain" else None
         dims = [in_dim * (2 if self.embed is not None else 1)] + [width] * (depth - 1)
         layers = []
-        for a, b in zip(dims[:-1], dims[1:]):
+        for i, (a, b) in enumerate(zip(dims[:-1], dims[1:])):
+            if mbstd and i == len(dims) - 2:  # minibatch stddev: one extra input to the last hidden layer
+                layers.append(MinibatchStdDev(mbstd))
+                a += 1
             layers += [nn.Linear(a, b), nn.LeakyReLU(0.2, True)]
+        if mbstd and len(dims) == 1:  # depth 1: no hidden layer, the statistic goes to the head
+            layers.append(MinibatchStdDev(mbstd))
+            dims[-1] += 1
         self.features = nn.Sequential(*layers)
         self.head = nn.Linear(dims[-1], 1) if mode == "plain" else DiscriminatorHead(dims[-1], num_classes, mode)
 
@@ -63,4 +70,4 @@ def build_mlp(cfg, dataset, num_classes: int = 0, conditioning: str = "concat"):
     if num_classes:
         check_conditioning(conditioning, num_classes)
     return (MLPGenerator(cfg.z_dim, dataset.shape, cfg.g_width, depth, num_classes, image),
-            MLPDiscriminator(dataset.shape, cfg.d_width, depth, num_classes, conditioning))
+            MLPDiscriminator(dataset.shape, cfg.d_width, depth, num_classes, conditioning, mbstd_group(cfg)))

@@ -18,6 +18,7 @@ from ganforge.errors import GanforgeError
 from ganforge.nets import ARCHITECTURES
 from ganforge.nets.conditional import ConditionalBatchNorm2d, DiscriminatorHead, check_conditioning, head_mode
 from ganforge.nets.dcgan import spatial_plan
+from ganforge.nets.layers import MinibatchStdDev, mbstd_group
 
 
 class _Norm(nn.Module):
@@ -97,7 +98,7 @@ class DiscriminatorBlock(nn.Module):
 
 class ResNetDiscriminator(nn.Module):
     def __init__(self, channels: int, size: int, width: int = 64, num_classes: int = 0,
-                 conditioning: str = "concat"):
+                 conditioning: str = "concat", mbstd: int = 0):
         super().__init__()
         _, n_down = spatial_plan(size)
         self.size, self.num_classes = size, num_classes
@@ -108,7 +109,9 @@ class ResNetDiscriminator(nn.Module):
         chans = [width * min(2**i, 8) for i in range(n_down)]  # e.g. 64,128,256,512 at 64 px
         blocks = [DiscriminatorBlock(in_ch, chans[0], downsample=True, first=True)]
         blocks += [DiscriminatorBlock(a, b, downsample=True) for a, b in zip(chans[:-1], chans[1:])]
-        blocks.append(DiscriminatorBlock(chans[-1], chans[-1], downsample=False))
+        if mbstd:  # minibatch stddev (ProGAN): one extra feature map into the last block
+            blocks.append(MinibatchStdDev(mbstd))
+        blocks.append(DiscriminatorBlock(chans[-1] + (1 if mbstd else 0), chans[-1], downsample=False))
         self.blocks = nn.Sequential(*blocks)
         self.head = DiscriminatorHead(chans[-1], num_classes, mode)
 
@@ -129,4 +132,4 @@ def build_resnet(cfg, dataset, num_classes: int = 0, conditioning: str = "concat
         check_conditioning(conditioning, num_classes)
     channels, size = dataset.shape[0], dataset.shape[-1]
     return (ResNetGenerator(cfg.z_dim, channels, size, cfg.g_width, num_classes, conditioning),
-            ResNetDiscriminator(channels, size, cfg.d_width, num_classes, conditioning))
+            ResNetDiscriminator(channels, size, cfg.d_width, num_classes, conditioning, mbstd_group(cfg)))

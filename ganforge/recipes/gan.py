@@ -19,6 +19,7 @@ from ganforge.losses.regularizers import (
     smoothed_real_target,
 )
 from ganforge.nets import build_networks
+from ganforge.nets.packing import check_packing
 from ganforge.recipes.base import LossResult, OptimizerGroup, Phase, Recipe, Samples
 
 
@@ -61,6 +62,7 @@ class GANRecipe(Recipe):
             raise GanforgeError(f"diffaugment={cfg.diffaugment!r} augments images; dataset {dataset.name!r} holds "
                                 "vectors: drop --diffaugment.")
         generator, discriminator = self.build_networks()
+        check_packing(cfg, discriminator)  # --pack: D must be packed (nets.build_networks does it)
         if cfg.spectral_norm:  # before the trainer builds optimisers: they must see the parametrised weights
             apply_spectral_norm(discriminator)
         self.add_network("generator", generator)
@@ -138,7 +140,8 @@ class GANRecipe(Recipe):
         fake = self.discriminator_input(fake, step)
         loss, logs = self.discriminator_loss(real, fake, y, step)
         if self.cfg.gp_weight > 0:
-            gp = gradient_penalty(self.discriminator, real.x, fake, batch.y if self.num_classes else None)
+            gp = gradient_penalty(self.discriminator, real.x, fake, batch.y if self.num_classes else None,
+                                  pack=self.cfg.pack)
             loss = loss + self.cfg.gp_weight * gp
             logs["gp"] = gp.detach()
         return loss, logs
@@ -184,7 +187,7 @@ class GANRecipe(Recipe):
         """Lazy R1 on reals, every r1_interval steps; scaled by the interval (StyleGAN2) so its
         average strength is gamma/2 * E||grad D(x)||^2 whatever the interval."""
         real = self.discriminator_input(batch.x, step)
-        r1 = r1_penalty(self.discriminator, real, batch.y if self.num_classes else None)
+        r1 = r1_penalty(self.discriminator, real, batch.y if self.num_classes else None, pack=self.cfg.pack)
         return 0.5 * self.cfg.r1_gamma * self.cfg.r1_interval * r1, {"r1": r1.detach()}
 
     def after_step(self, phase: Phase) -> None:

@@ -53,6 +53,11 @@ def check_table(frame: pd.DataFrame, source: str = "the table") -> None:
     duplicated = sorted({n for n in names if names.count(n) > 1})
     if duplicated:
         raise GanforgeError(f"{source} has duplicated column names {duplicated}; rename them.")
+    numeric = frame.select_dtypes(include="number")
+    infinite = [str(c) for c in numeric.columns if np.isinf(numeric[c].to_numpy(dtype=float)).any()]
+    if infinite:
+        raise GanforgeError(f"{source} has infinite values in column(s) {infinite}; replace them with finite "
+                            f"numbers or drop those rows first.")
     missing = frame.isna()
     if missing.to_numpy().any():
         worst = missing.sum()

@@ -62,11 +62,9 @@ def group_parameters(recipe, name: str, group) -> list[torch.nn.Parameter]:
 
 def resolve_precision(requested: str, device: torch.device) -> str:
     """fp32 / bf16 as asked; ``auto``: bf16 where the hardware runs it natively, else fp32."""
-    if requested != "auto":
-        return requested
-    from ganforge.utils.hardware import native_bf16
+    from ganforge.utils.hardware import resolve_precision as resolve
 
-    return "bf16" if native_bf16(device) else "fp32"
+    return resolve(requested, device)
 
 
 def weights_finite(trainer) -> bool:

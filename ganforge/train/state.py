@@ -75,7 +75,7 @@ def save(trainer) -> None:
             recipe_state.append(_split_state(local["recipe"], f"recipe.rank{rank}.", extra))
         ckpt.save_checkpoint(trainer.run_dir, trainer.step, nets=trainer.recipe.nets, optimizers=trainer.optimizers,
                              emas={name: ema.model for name, ema in trainer.emas.items()},
-                             state={**trainer.state(), "recipe_state": recipe_state}, keep=trainer.cfg.keep_checkpoints,
+                             state={**trainer_state(trainer), "recipe_state": recipe_state}, keep=trainer.cfg.keep_checkpoints,
                              extra_tensors=extra)
     distributed.barrier(trainer.dist)
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import Any
 
 import torch
 
@@ -22,6 +21,7 @@ from ganforge.train import distributed, guards, run_folder, state
 from ganforge.train.ema import EMA
 from ganforge.train.setup import build_recipe, resolve_device, seed_everything
 from ganforge.train.state import dataset_info  # noqa: F401  (re-exported)
+from ganforge.utils.files import ensure_writable_dir
 
 
 class StepContext:
@@ -107,6 +107,8 @@ class Trainer:
         self.step, self.lr_scale, self.rollbacks = 0, 1.0, 0
         self.run_dir = None if run_dir is None else Path(cfg.out or f"runs/{cfg.recipe}-{cfg.data}") if run_dir == "auto" else Path(run_dir)
         self.is_main = self.dist.rank == 0
+        if self.run_dir is not None and self.is_main:  # an unwritable --out fails before any work
+            ensure_writable_dir(self.run_dir, "run folder (--out)")
         self.signals = run_folder.StopSignals(self.dist)
         self.reset_accumulators()
         if resume:
@@ -233,9 +235,6 @@ class Trainer:
     def _check_divergence(self) -> bool:
         """True if training diverged and was rolled back; raises DivergenceError if it cannot be."""
         return guards.check_divergence(self)
-
-    def state(self) -> dict[str, Any]:
-        return state.trainer_state(self)
 
     def save_checkpoint(self) -> None:
         state.save(self)

@@ -68,3 +68,41 @@ def test_not_inception_weights_is_a_clear_error(tmp_path):
     (tmp_path / "junk.pth").write_bytes(b"not a checkpoint")
     with pytest.raises(GanforgeError, match="cannot read"):
         InceptionExtractor(inception_weights=str(tmp_path / "junk.pth"))
+
+
+def test_torchscript_loads_only_when_official_or_trusted(inception_torchscript, tmp_path):
+    assert inception.file_sha256(inception_torchscript) == inception.TORCHSCRIPT_SHA256
+    # A TorchScript file that is not the official one: same parameters, different bytes (re-saved).
+    other = tmp_path / "my-inception.pt"
+    torch.jit.save(torch.jit.load(str(inception_torchscript), map_location="cpu"), str(other))
+    assert inception.file_sha256(other) != inception.TORCHSCRIPT_SHA256
+    with pytest.raises(GanforgeError, match="not the official") as err:
+        InceptionExtractor(inception_weights=str(other))
+    assert "--trust-extractor" in str(err.value) and "\n" not in str(err.value)
+    with pytest.raises(GanforgeError, match="trust_extractor=True"):
+        evaluate(torch.zeros(2, 1, 8, 8), torch.zeros(2, 1, 8, 8), "fid", extractor="inception",
+                 inception_weights=str(other))
+    trusted = InceptionExtractor(inception_weights=str(other), trust_extractor=True, precision="fp32")
+    official = InceptionExtractor(inception_weights=str(inception_torchscript), precision="fp32")
+    x = torch.rand(2, 1, 8, 8, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    assert torch.equal(trusted.extract(x)[0], official.extract(x)[0])
+    # cache keys name the weights by the sha256 of the file that was read
+    assert inception.TORCHSCRIPT_SHA256[:16] in official.key and trusted.key != official.key
+
+
+def test_trust_extractor_flag_on_the_cli(inception_torchscript, tmp_path, capsys):
+    from ganforge.cli import main
+
+    other = tmp_path / "my-inception.pt"
+    torch.jit.save(torch.jit.load(str(inception_torchscript), map_location="cpu"), str(other))
+    data = tmp_path / "a.npz"
+    import numpy as np
+
+    np.savez(data, x=np.random.default_rng(0).integers(0, 256, (3, 1, 8, 8), dtype=np.uint8))
+    common = ["eval", "--real", str(data), "--fake", str(data), "--extractor", "inception",
+              "--inception-weights", str(other), "--metrics", "fid", "--json"]
+    assert main(common) == 2
+    err = capsys.readouterr().err.strip()
+    assert "not the official" in err and len(err.splitlines()) == 1
+    assert main(common + ["--trust-extractor"]) == 0
+    assert "fid" in capsys.readouterr().out

@@ -13,13 +13,15 @@ import torch
 from ganforge.classifiers import pretrained
 from ganforge.config import make_config
 from ganforge.data import load_dataset
+from ganforge.metrics.modes import toy_mode_metrics
 from ganforge.sampling import generate
 from ganforge.train.trainer import Trainer
 
 QUIET = dict(sample_every=0, checkpoint_every=0, log_every=10**6, channels_last=False, device="cpu")
-# Toy mixtures: tiny MLPs, big batches, TTUR (D 5x faster than G: stable on the ring in few steps).
+# Toy mixtures at the published setting (PacGAN's ring: radius 1, std 0.01; never widened): tiny MLPs,
+# big batches, TTUR (D 5x faster than G: stable on the ring in few steps).
 TOY = dict(data="toy-ring", architecture="mlp", z_dim=8, g_width=64, d_width=64, batch_size=256,
-           lr_g=2e-4, lr_d=1e-3, ema_decay=0.0, options={"std": 0.05})
+           lr_g=2e-4, lr_d=1e-3, ema_decay=0.0)
 # Digits (8x8): MLPs, and the EMA generator for sampling (it averages out the game's oscillations).
 DIGITS = dict(data="digits", architecture="mlp", z_dim=16, g_width=128, d_width=128, batch_size=128,
               lr_g=2e-4, lr_d=2e-4, ema_decay=0.995, n_critic=1)
@@ -43,23 +45,30 @@ def train(**overrides) -> Trainer:
     return trainer
 
 
-def mode_coverage(trainer: Trainer, n: int = 2000, seed: int = 1) -> dict:
-    """Mode metrics of the generator on a toy mixture: modes hit, the fraction of high-quality
-    samples, and the median distance of a sample to its nearest mode.
-
-    A sample is high quality within 3 standard deviations of its nearest mode (PacGAN's metric);
-    a mode is hit when at least one high-quality sample lands on it. The median distance rules out
-    a generator that hits every mode by spraying points everywhere."""
-    data = trainer.dataset
-    n_modes = int(data.y.max()) + 1
-    centers = torch.stack([data.x[data.y == k].mean(0) for k in range(n_modes)])
-    std = (data.x - centers[data.y]).std().item()
+def mode_coverage(trainer: Trainer, n: int = 2500, seed: int = 1) -> dict:
+    """The PacGAN protocol (``ganforge.metrics.modes``) on ``n`` samples of the generator: modes hit by a
+    high-quality sample (within 3 std of its mode), the fraction of high-quality samples, the reverse KL
+    of their mode histogram, and the median distance of a sample to its nearest mode centre,
+    which rules out a generator that hits every mode by spraying points everywhere."""
+    meta = trainer.dataset.meta
     x, _ = generate(trainer.recipe, trainer.recipe.nets["generator"], n, seed=seed)
-    dist, nearest = torch.cdist(x, centers).min(dim=1)
-    good = dist < 3 * std
-    hits = torch.bincount(nearest[good], minlength=n_modes)
-    return {"hit": int((hits > 0).sum()), "modes": n_modes, "quality": round(float(good.float().mean()), 4),
-            "median_distance": round(float(dist.median()), 4)}
+    report = toy_mode_metrics(x, meta["centres"], meta["std"])
+    distance = torch.cdist(x.double(), torch.tensor(meta["centres"], dtype=torch.float64)).min(dim=1).values
+    return {"hit": int(report["modes"]), "modes": len(meta["centres"]), "quality": round(report["high_quality"], 4),
+            "reverse_kl": round(report["reverse_kl"], 4),
+            "median_distance": round(float(distance.median()), 4)}
+
+
+def assert_learns_the_ring(report: dict, max_median_distance: float = 0.3) -> None:
+    """What 800 steps of a plain recipe (no packing) reach on the published ring (std 0.01), with margin.
+
+    Measured at 800 steps, seed 0, one thread (modes hit / high quality / median distance): lsgan 4 /
+    2.6% / 0.21, hinge 6 / 1.8% / 0.25, ragan 8 / 1.6% / 0.23, nonsaturating + smoothing + noise 8 / 2.2% /
+    0.22, wgan 6 / 0.6% / 0.39, wgan-gp 7 / 0.3% / 0.50. At std 0.01 such short runs find the ring and
+    several modes but rarely land within 0.03 of a centre; the full protocol (all modes, >= 90% high
+    quality, with packing) is tests/recipes/test_toy_protocol.py. These bounds still fail for an untrained
+    generator (near the origin: median distance ~1, no mode) and a collapsed one (1-2 modes hit)."""
+    assert report["hit"] >= 4 and report["quality"] >= 0.002 and report["median_distance"] < max_median_distance, report
 
 
 def class_agreement(trainer: Trainer, per_class: int = 100) -> list[float]:

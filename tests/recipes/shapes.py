@@ -151,3 +151,15 @@ def load_negatives(cfg, split):
     digits = DATASETS.get("digits")(cfg, split)
     return Dataset("digits-negative", digits.x, kind="image", fields={"target": 255 - digits.x},
                    field_kinds={"target": "image"})
+
+
+class CustomStep(ThreeNets):
+    """A step that is not a list of phases (as unrolled GANs and policy gradients need): the recipe draws
+    its batch and steps its groups itself, through the context that keeps the trainer's guards."""
+
+    def train_step(self, step, ctx):
+        batch = ctx.batch()
+        d_loss, d_logs = self.discriminator_phase(batch, step)
+        ctx.step("discriminator", d_loss, d_logs)
+        g_loss, g_logs = self.generator_phase(batch, step)
+        ctx.step("autoencoder", g_loss, g_logs)

@@ -125,3 +125,30 @@ def test_image_input_recipe_trains_and_translates_a_folder(tmp_path, translate):
     # knobs the recipe does not take, and a noise sample from a recipe that needs inputs, are clear errors
     assert main(["sample", str(run), "--input", str(inputs), "--truncation", "0.5", "--out", str(out)]) == 2
     assert main(["sample", str(run), "--input", str(tmp_path / "missing"), "--out", str(out)]) == 2
+
+
+@pytest.fixture
+def custom_step():
+    from tests.recipes.shapes import CustomStep
+
+    RECIPES.register("test-custom-step")(CustomStep)
+    yield
+    RECIPES.unregister("test-custom-step")
+
+
+def test_train_step_escape_hatch_keeps_guards_logs_and_exact_resume(tmp_path, custom_step):
+    cfg = dict(recipe="test-custom-step", lr_decay_start=0)
+    straight = Trainer(_cfg(tmp_path / "a", **cfg), callbacks=[])
+    straight.fit()
+    Trainer(_cfg(tmp_path / "b", steps=6, **cfg), callbacks=[]).fit()
+    Trainer(_cfg(tmp_path / "b", **cfg), callbacks=[], resume=True).fit()
+    a, meta = _tensors(tmp_path / "a")
+    b, _ = _tensors(tmp_path / "b")
+    assert all(torch.equal(a[k], b[k]) for k in a) and meta["sampler_drawn"] == 16
+    # the guard sees what the custom step does: a NaN loss is caught at the next check
+    trainer = Trainer(_cfg(tmp_path / "c", divergence="stop", **cfg), callbacks=[])
+    trainer.recipe.generator_phase = lambda batch, step: (torch.tensor(float("nan"), requires_grad=True), {})
+    from ganforge.errors import DivergenceError
+
+    with pytest.raises(DivergenceError):
+        trainer.fit()

@@ -36,29 +36,44 @@ def distances(real: pd.DataFrame, fake: pd.DataFrame) -> tuple[float, float, flo
     return ks, tv, corr
 
 
+def _train(path, seed):
+    cfg = make_config({"recipe": "tabular-gan", "data_path": str(path), "target": "label", "steps": 700, "batch_size": 100,
+                       "lr_g": 1e-3, "lr_d": 1e-3, "g_width": 128, "d_width": 128, "device": "cpu",
+                       "options": FAST, "seed": seed})
+    torch.manual_seed(0)
+    return Trainer(cfg, run_dir=None, callbacks=[])
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     table = mixed_table()
     path = tmp_path_factory.mktemp("tabgan") / "mixed.csv"
     table.to_csv(path, index=False)
-    cfg = make_config({"recipe": "tabular-gan", "data_path": str(path), "target": "label", "steps": 700, "batch_size": 100,
-                       "lr_g": 1e-3, "lr_d": 1e-3, "g_width": 128, "d_width": 128, "device": "cpu",
-                       "options": FAST, "seed": 0})
-    torch.manual_seed(0)
-    trainer = Trainer(cfg, run_dir=None, callbacks=[])
+    trainer = _train(path, 0)
     untrained = trainer.recipe.sample_frame(2000, seed=1)
     trainer.fit()
-    return table, trainer, untrained
+    return table, trainer, untrained, path
 
 
 def test_training_brings_marginals_and_correlations_close(trained):
-    table, trainer, untrained = trained
-    fake = trainer.recipe.sample_frame(2000, seed=1)
-    ks, tv, corr = distances(table, fake)
+    """Three training seeds (one seed's 700 steps vary too much to judge alone: across seeds 0-3 the largest
+    correlation error, always against the independent 'steps' column, measured 0.05 to 0.39)."""
+    table, trainer, untrained, path = trained
+    runs = [trainer]
+    for seed in (1, 2):
+        other = _train(path, seed)
+        other.fit()
+        runs.append(other)
+    results = np.array([distances(table, t.recipe.sample_frame(2000, seed=1)) for t in runs])
+    ks, tv, corr = np.median(results, axis=0)
     before = distances(table, untrained)
-    # measured at seed 0 (700 steps, pac 2): per-column KS 0.26 / 0.39 / 0.23, TV 0.006, corr 0.16.
+    # measured here (3 seeds): KS 0.42 / 0.30 / 0.28, TV <= 0.01, largest correlation error 0.39 / 0.05 / 0.16.
     # The KS bound is loose on purpose: 700 steps do not settle the numeric marginals (docs/TABULAR.md)
-    assert ks < 0.45 and tv < 0.1 and corr < 0.3, (ks, tv, corr)
+    assert ks < 0.45 and tv < 0.1 and corr < 0.3, results
+    # the strong dependence (height-weight correlation 0.96) is reproduced by every seed
+    for t in runs:
+        fake = t.recipe.sample_frame(2000, seed=1)
+        assert abs(fake.height.corr(fake.weight) - table.height.corr(table.weight)) < 0.1
     # the untrained generator has neither the category frequencies nor the correlations (TV ~0.25,
     # corr ~0.98): those two bounds are earned by training (its KS, ~0.15, is not: see docs/TABULAR.md)
     assert before[1] > 0.15 and before[2] > 0.5, before
@@ -72,7 +87,7 @@ def test_training_brings_marginals_and_correlations_close(trained):
 
 
 def test_synthetic_columns_keep_types_categories_and_ranges(trained):
-    table, trainer, _ = trained
+    table, trainer, _, _ = trained
     fake = trainer.recipe.sample_frame(3000, seed=2)
     assert list(fake.columns) == list(table.columns) and (fake.dtypes == table.dtypes).all()
     for column in ("colour", "label"):
@@ -83,7 +98,7 @@ def test_synthetic_columns_keep_types_categories_and_ranges(trained):
 
 
 def test_conditional_sampling(trained):
-    _, trainer, _ = trained
+    _, trainer, _, _ = trained
     blue = trainer.recipe.sample_frame(200, seed=3, condition={"colour": "blue"})
     assert (blue.colour == "blue").all() and blue.height.mean() > 175
     tall = trainer.recipe.sample_frame(200, seed=3, label=trainer.dataset.class_names.index("tall"))

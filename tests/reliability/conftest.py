@@ -16,3 +16,17 @@ def _one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory):
+    """Two tiny finished runs shared by the catalogue: unconditional (vanilla/toy-ring), conditional (cgan/digits)."""
+    from ganforge.cli import main
+    from tests.reliability.catalogue import TINY, TOY
+
+    root = tmp_path_factory.mktemp("catalogue-runs")
+    runs = {}
+    for name, argv in {"vanilla": TOY, "cgan": ["--recipe", "cgan", "--data", "digits", *TINY]}.items():
+        assert main(["train", *argv, "--out", str(root / name)]) == 0
+        runs[name] = root / name
+    return runs

