@@ -1,10 +1,11 @@
 """Shared helpers of the translation datasets (paired, unpaired, domains, label maps): file lists,
 metadata CSVs, splits, and decoding many images at one size.
 
-Decoding goes through ``ganforge.data.image_folder`` (``decode`` and its ``_open``, which carry the
-image safety limits); two cases need more than ``decode`` and are done here on the image it opened:
-an alpha channel (RGBA / LA / palette transparency) is composited onto a white background instead of
-dropped, and side-by-side ``AB`` images are split into halves before the square crop.
+Decoding goes through ``ganforge.data.image_folder.decode`` and ``ganforge.data.images`` (``open_image``
+/ ``read_image``: the pixel limit against decompression bombs, safe formats, one-line errors); two
+cases need more than ``decode`` and are done here on what those return: an alpha channel (RGBA / LA /
+palette transparency) is composited onto a white background instead of dropped, and side-by-side
+``AB`` images are split into halves before the square crop.
 
 Splits, first rule that applies:
 1. a metadata CSV (option ``metadata``, default ``metadata.csv`` under the data root, when present)
@@ -21,7 +22,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ganforge.data.image_folder import GRAYSCALE_MODES, IMAGE_EXTENSIONS, SPLIT_SEED, _open, decode, list_images
+from ganforge.data.image_folder import IMAGE_EXTENSIONS, SPLIT_SEED, decode, list_images
+from ganforge.data.images import is_grayscale, open_image, read_image, to_8bit
 from ganforge.errors import GanforgeError
 
 ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
@@ -126,46 +128,55 @@ def decide_channels(files: list[Path], color: str) -> int:
     check_choice("color", color, ("auto", "rgb", "grayscale"))
     if color != "auto":
         return 3 if color == "rgb" else 1
-    for path in files:
-        with _open(path) as image:
-            if image.mode not in GRAYSCALE_MODES | {"LA", "La"}:
-                return 3
-    return 1
+    return 1 if all(is_grayscale(path) for path in files) else 3
+
+
+def _square(array: np.ndarray, size: int) -> np.ndarray:
+    """uint8 (H, W[, 3]) -> center-cropped square, resized to size (LANCZOS, as ``decode``)."""
+    from PIL import Image
+
+    h, w = array.shape[:2]
+    side = min(w, h)
+    top, left = (h - side) // 2, (w - side) // 2
+    array = array[top:top + side, left:left + side]
+    if side != size:
+        array = np.array(Image.fromarray(array).resize((size, size), Image.Resampling.LANCZOS), dtype=np.uint8)
+    return np.ascontiguousarray(array)
+
+
+def _read_on_white(path: Path, channels: int) -> np.ndarray:
+    """Like ``read_image`` (same checks and errors) but alpha composited onto white instead of dropped."""
+    from PIL import Image
+
+    with open_image(path) as image:
+        try:
+            image.load()
+            rgba = (image.convert("RGBA") if image.mode != "RGBA" else image)
+            flat = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+            flat.alpha_composite(rgba)
+            return np.array(to_8bit(flat).convert("L" if channels == 1 else "RGB"), dtype=np.uint8)
+        except GanforgeError:
+            raise
+        except Exception as e:  # noqa: BLE001 - a corrupt file makes Pillow raise many kinds of errors
+            raise GanforgeError(f"cannot decode image {path} ({e}); delete or replace that file.") from None
 
 
 def _load_one(path: Path, size: int, channels: int, half: str | None = None) -> np.ndarray:
-    """uint8 (C, size, size). Plain images: ``image_folder.decode``; alpha or an AB half: opened by
-    ``image_folder._open``, flattened on white / cut in half, then the same square crop and resize."""
-    from PIL import Image
-
-    with _open(path) as image:
-        special = half is not None or has_alpha(image)
-        if special:
-            w, h = image.size
-            if half is not None and w < 2 or (half is not None and w % 2):
-                raise GanforgeError(f"image {path} is {w}x{h}: a side-by-side AB image needs an even width (two "
-                                    f"halves); use layout 'folders' for separate input and target images.")
-            try:
-                image.load()
-                if half is not None:
-                    image = image.crop((0, 0, w // 2, h) if half == "left" else (w // 2, 0, w, h))
-                if has_alpha(image):
-                    rgba = image.convert("RGBA")
-                    flat = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-                    flat.alpha_composite(rgba)
-                    image = flat
-                image = image.convert("L" if channels == 1 else "RGB")
-                w, h = image.size
-                side = min(w, h)
-                left, top = (w - side) // 2, (h - side) // 2
-                image = image.crop((left, top, left + side, top + side))
-                if side != size:
-                    image = image.resize((size, size), Image.Resampling.LANCZOS)
-                array = np.array(image, dtype=np.uint8)
-            except (OSError, ValueError, SyntaxError) as e:
-                raise GanforgeError(f"cannot decode image {path} ({e}); delete or replace that file.") from None
-            return array[None] if channels == 1 else array.transpose(2, 0, 1)
-    return decode(path, size, channels)
+    """uint8 (C, size, size). Plain images: ``image_folder.decode``; alpha or an AB half: read by
+    ``ganforge.data.images`` (same limits), flattened on white / cut in half, then the same crop and resize."""
+    with open_image(path) as image:
+        alpha = has_alpha(image)
+        w, h = image.size
+    if half is None and not alpha:
+        return decode(path, size, channels)
+    if half is not None and w % 2:
+        raise GanforgeError(f"image {path} is {w}x{h}: a side-by-side AB image needs an even width (two "
+                            f"halves); use layout 'folders' for separate input and target images.")
+    array = _read_on_white(path, channels) if alpha else read_image(path, channels)
+    if half is not None:
+        array = array[:, : w // 2] if half == "left" else array[:, w // 2:]
+    array = _square(array, size)
+    return array[None] if channels == 1 else array.transpose(2, 0, 1)
 
 
 def load_images(files: list[Path], size: int, channels: int, half: str | None = None) -> torch.Tensor:
@@ -187,7 +198,7 @@ def load_images(files: list[Path], size: int, channels: int, half: str | None = 
 
 
 def first_size(path: Path, half: bool = False) -> int:
-    with _open(path) as image:
+    with open_image(path) as image:
         w, h = image.size
     return min(w // 2 if half else w, h)
 
