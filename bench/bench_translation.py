@@ -12,10 +12,14 @@ import argparse
 import contextlib
 import io
 import json
+import sys
 import time
 from pathlib import Path
 
-from ganforge.cli import main
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # this checkout's ganforge, whatever is installed
+
+from ganforge.cli import main  # noqa: E402
 
 STARGAN_DATA = ('{images: color, domain_column: skintone, domains: "|1|2|3|4|5", missing_domain: default, '
                 'group_column: base_hexcode, complete: true}')
@@ -45,7 +49,7 @@ def run(method: str, data: str, steps: int, out: Path, seed: int) -> dict:
     start, cpu = time.perf_counter(), time.process_time()
     args = ["train", "--recipe", method, "--steps", str(steps), "--lr-decay-start", str(steps // 2), "--seed", str(seed),
             "--sample-every", str(max(1, steps // 3)), "--checkpoint-every", str(steps), "--channels-last", "false",
-            "--device", "cpu", "--out", str(run_dir)] + [f.format(data=data) for f in flags]
+            "--device", "cpu", "--out", str(run_dir)] + [f.replace("{data}", data) for f in flags]
     assert main(args) == 0, args
     result = {"method": method, "steps": steps, "seed": seed, "train_s": round(time.perf_counter() - start, 1),
               "train_cpu_s": round(time.process_time() - cpu, 1), "command": "ganforge " + " ".join(args)}

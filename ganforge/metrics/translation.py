@@ -178,10 +178,7 @@ def evaluate_translation(gen, reference, train, metrics, extractor="classifier",
         if truth is not None and fake.shape[1] == 1 and truth.shape[1] == 3:
             fake = fake.expand(-1, 3, -1, -1)  # grey input vs colour truth: the grey image as RGB
     elif baseline == "mean":
-        _, train_truth, _ = recipe.eval_pairs(train)
-        if train_truth is None:
-            raise GanforgeError("the mean-image baseline needs paired training data.")
-        fake = train_truth.mean(0, keepdim=True).expand(len(inputs), -1, -1, -1)
+        fake = recipe.eval_reference(train).mean(0, keepdim=True).expand(len(inputs), -1, -1, -1)  # output domain
     elif baseline and getattr(recipe, "baseline", None) and recipe.baseline(baseline, inputs) is not None:
         fake = recipe.baseline(baseline, inputs)  # e.g. super-resolution's bicubic upsampling
     elif baseline:
