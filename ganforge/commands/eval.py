@@ -48,6 +48,9 @@ def add_arguments(p):
     p.add_argument("--batch-size", type=int, default=50, help="extraction batch size [default: 50]")
     p.add_argument("--seed", type=int, default=0, help="sampling / subset seed [default: 0]")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--baseline", choices=("identity", "mean", "bicubic"), default=None, help="translation runs: "
+                   "score the identity map, the mean training target or (super-resolution) bicubic upsampling "
+                   "instead of the model (for comparison)")
     p.add_argument("--json", action="store_true", help="print the results as one JSON object on the last line")
 
 
@@ -88,6 +91,15 @@ def _evaluate_run(args, options: dict):
         cfg = cfg.replace(data_dir=args.data_dir)
     reference = load_dataset(cfg, args.reference)
     train = reference if args.reference == "train" else load_dataset(cfg, "train")
+    if hasattr(gen.recipe, "eval_pairs"):  # translation: held-out inputs -> outputs vs their ground truth
+        from ganforge.metrics.translation import evaluate_translation
+
+        results, protocol = evaluate_translation(gen, reference, train, args.metrics, extractor=args.extractor,
+                                                 samples=args.samples, baseline=args.baseline, **options)
+        return results, {"run": str(args.run), "step": gen.step, "data": cfg.data, "reference": args.reference,
+                         **protocol}
+    if args.baseline:
+        raise GanforgeError("--baseline is for translation runs (pix2pix, cyclegan, ...).")
     fake = gen.sample(args.samples, seed=args.seed)
     results = evaluate(fake, reference, args.metrics, extractor=args.extractor, generator=gen,
                        train_dataset=train, real_samples=args.real_samples or args.samples, **options)

@@ -91,6 +91,8 @@ def translate_folder(gen, args) -> int:
     knobs = gen.recipe.check_knobs({"inputs": True, **knobs_of(args)})
     knobs.pop("inputs")
     channels, size = gen.dataset.shape[0], gen.dataset.shape[-1]
+    if hasattr(gen.recipe, "input_shape"):  # translation recipes: the input's size (super-resolution: smaller)
+        channels, size = gen.recipe.input_shape()[0], gen.recipe.input_shape()[-1]
     data = gen.dataset
     inputs = torch.stack([torch.from_numpy(decode(f, size, channels)) for f in files])
     out_x = gen.translate(data.to_model(inputs, "image"), seed=args.seed, **knobs)

@@ -1,0 +1,39 @@
+"""Fixtures of the translation tests: tiny image trees in the layouts users have, and the emoji data."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.conftest import SHARED_DATA
+
+
+def save(path: Path, array: np.ndarray, mode: str | None = None) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(array, mode).save(path) if mode else Image.fromarray(array).save(path)
+    return path
+
+
+def pattern(i: int, size: int = 16, channels: int = 3) -> np.ndarray:
+    rng = np.random.default_rng(i)
+    a = rng.integers(0, 256, (size, size, channels), dtype=np.uint8)
+    return a[..., 0] if channels == 1 else a
+
+
+@pytest.fixture
+def paired_tree(tmp_path) -> Path:
+    """ROOT/line/*.png (grayscale) and ROOT/color/*.png (RGB), 12 pairs, identical names."""
+    for i in range(12):
+        save(tmp_path / "line" / f"{i:02d}.png", pattern(i, channels=1))
+        save(tmp_path / "color" / f"{i:02d}.png", pattern(100 + i))
+    return tmp_path
+
+
+@pytest.fixture
+def emoji() -> Path:
+    root = SHARED_DATA / "emoji"
+    if not (root / "openmoji" / "metadata.csv").is_file():
+        pytest.skip(f"emoji data not found at {root}; set GANFORGE_TEST_DATA")
+    return root

