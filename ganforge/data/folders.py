@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ganforge.data.image_folder import IMAGE_EXTENSIONS, SPLIT_SEED, decode, list_images
+from ganforge.data.image_folder import IMAGE_EXTENSIONS, SPLIT_SEED, decode, list_images, square_resize
 from ganforge.data.images import is_grayscale, open_image, read_image, to_8bit
 from ganforge.errors import GanforgeError
 
@@ -133,15 +133,7 @@ def decide_channels(files: list[Path], color: str) -> int:
 
 def _square(array: np.ndarray, size: int) -> np.ndarray:
     """uint8 (H, W[, 3]) -> center-cropped square, resized to size (LANCZOS, as ``decode``)."""
-    from PIL import Image
-
-    h, w = array.shape[:2]
-    side = min(w, h)
-    top, left = (h - side) // 2, (w - side) // 2
-    array = array[top:top + side, left:left + side]
-    if side != size:
-        array = np.array(Image.fromarray(array).resize((size, size), Image.Resampling.LANCZOS), dtype=np.uint8)
-    return np.ascontiguousarray(array)
+    return square_resize(array, size)
 
 
 def _read_on_white(path: Path, channels: int) -> np.ndarray:

@@ -81,17 +81,21 @@ def decode(path: Path, size: int, channels: int) -> np.ndarray:
 
     Reading (pixel limit, formats, grey/RGBA/palette/CMYK/16-bit conversion, errors) is ganforge.data.images.
     """
+    array = square_resize(read_image(path, channels), size)
+    return array[None] if channels == 1 else array.transpose(2, 0, 1)
+
+
+def square_resize(array: np.ndarray, size: int) -> np.ndarray:
+    """uint8 (H, W[, C]) -> center-cropped to a square, resized to ``size`` (LANCZOS), a writable copy."""
     from PIL import Image
 
-    array = read_image(path, channels)
     h, w = array.shape[:2]
     side = min(w, h)
     top, left = (h - side) // 2, (w - side) // 2
     array = array[top:top + side, left:left + side]
     if side != size:
         array = np.array(Image.fromarray(array).resize((size, size), Image.Resampling.LANCZOS), dtype=np.uint8)
-    array = np.ascontiguousarray(array)  # a writable copy for torch
-    return array[None] if channels == 1 else array.transpose(2, 0, 1)
+    return np.ascontiguousarray(array)  # a writable copy for torch
 
 
 def _split_files(root: Path, split: str, test_fraction: float):

@@ -68,6 +68,16 @@ class OptimizerGroup:
         raise GanforgeError(f"unknown optimiser {self.optimizer!r}; use adam, adamw or rmsprop.")
 
 
+def adversarial_groups(cfg, generators: tuple[str, ...] = ("generator",),
+                       discriminators: tuple[str, ...] = ("discriminator",),
+                       names: tuple[str, str] = ("generator", "discriminator")) -> dict[str, OptimizerGroup]:
+    """The two groups of an adversarial recipe: generators at ``lr_g``, discriminators at ``lr_d``, both with
+    the config's optimiser and betas."""
+    betas = (cfg.beta1, cfg.beta2)
+    return {names[0]: OptimizerGroup(generators, cfg.lr_g, betas, optimizer=cfg.optimizer),
+            names[1]: OptimizerGroup(discriminators, cfg.lr_d, betas, optimizer=cfg.optimizer)}
+
+
 @dataclass
 class Phase:
     name: str                                   # "D", "D_reg", "G", ... (logs of other phases get "name/")

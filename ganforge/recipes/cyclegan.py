@@ -26,7 +26,7 @@ from ganforge.nets.patchgan import PatchGAN, layers_for
 from ganforge.nets.resnet_translator import ResnetTranslator, blocks_for
 from ganforge.options import option_field
 from ganforge.recipes import RECIPES
-from ganforge.recipes.base import OptimizerGroup, Phase, Samples
+from ganforge.recipes.base import Phase, Samples, adversarial_groups
 from ganforge.recipes.pix2pix import init_weights
 from ganforge.recipes.translation import ImageToImage, adversarial, evaluating
 
@@ -100,9 +100,7 @@ class CycleGAN(ImageToImage):
         self._fakes = {}
 
     def optimizer_groups(self):
-        betas = (self.cfg.beta1, self.cfg.beta2)
-        return {"generators": OptimizerGroup(("g_ab", "g_ba"), self.cfg.lr_g, betas),
-                "discriminators": OptimizerGroup(("d_a", "d_b"), self.cfg.lr_d, betas)}
+        return adversarial_groups(self.cfg, ("g_ab", "g_ba"), ("d_a", "d_b"), names=("generators", "discriminators"))
 
     def phases(self):
         return [Phase("G", "generators", self.generator_loss),

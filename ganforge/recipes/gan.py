@@ -20,7 +20,7 @@ from ganforge.losses.regularizers import (
 )
 from ganforge.nets import build_networks
 from ganforge.nets.packing import check_packing
-from ganforge.recipes.base import LossResult, OptimizerGroup, Phase, Recipe, Samples
+from ganforge.recipes.base import LossResult, OptimizerGroup, Phase, Recipe, Samples, adversarial_groups
 
 
 def class_labels(n: int, num_classes: int, labels=None, device="cpu") -> torch.Tensor | None:
@@ -83,9 +83,7 @@ class GANRecipe(Recipe):
         return build_networks(self.cfg, self.dataset, self.default_architecture, self.num_classes, self.conditioning)
 
     def optimizer_groups(self) -> dict[str, OptimizerGroup]:
-        cfg = self.cfg
-        return {"discriminator": OptimizerGroup(("discriminator",), cfg.lr_d, (cfg.beta1, cfg.beta2), optimizer=cfg.optimizer),
-                "generator": OptimizerGroup(("generator",), cfg.lr_g, (cfg.beta1, cfg.beta2), optimizer=cfg.optimizer)}
+        return adversarial_groups(self.cfg)
 
     # -- sampling helpers -----------------------------------------------------------------------
     def latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:

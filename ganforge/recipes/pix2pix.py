@@ -23,7 +23,7 @@ from ganforge.nets.patchgan import PatchGAN, layers_for
 from ganforge.nets.unet import UNet
 from ganforge.options import option_field
 from ganforge.recipes import RECIPES
-from ganforge.recipes.base import OptimizerGroup, Phase
+from ganforge.recipes.base import Phase, adversarial_groups
 from ganforge.recipes.translation import ImageToImage, adversarial
 
 
@@ -61,9 +61,7 @@ class Pix2Pix(ImageToImage):
             init_weights(net)
 
     def optimizer_groups(self):
-        betas = (self.cfg.beta1, self.cfg.beta2)
-        return {"generator": OptimizerGroup(("generator",), self.cfg.lr_g, betas),
-                "discriminator": OptimizerGroup(("discriminator",), self.cfg.lr_d, betas)}
+        return adversarial_groups(self.cfg)
 
     def phases(self):
         # The official order: G forward, D step on the detached fake, G step on the same batch.

@@ -27,7 +27,7 @@ from ganforge.errors import GanforgeError
 from ganforge.nets.resnet_translator import ResnetBlock
 from ganforge.options import option_field
 from ganforge.recipes import RECIPES
-from ganforge.recipes.base import OptimizerGroup, Phase, Samples
+from ganforge.recipes.base import Phase, Samples, adversarial_groups
 from ganforge.recipes.translation import ImageToImage, evaluating
 
 
@@ -110,9 +110,7 @@ class StarGAN(ImageToImage):
         self.add_network("discriminator", StarDiscriminator(c, self.num_domains, size, cfg.d_width))
 
     def optimizer_groups(self):
-        betas = (self.cfg.beta1, self.cfg.beta2)
-        return {"generator": OptimizerGroup(("generator",), self.cfg.lr_g, betas),
-                "discriminator": OptimizerGroup(("discriminator",), self.cfg.lr_d, betas)}
+        return adversarial_groups(self.cfg)
 
     def phases(self):
         return [Phase("D", "discriminator", self.discriminator_loss),
