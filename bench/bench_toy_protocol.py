@@ -25,6 +25,7 @@ import yaml
 from ganforge.config import make_config
 from ganforge.metrics.modes import toy_mode_metrics
 from ganforge.sampling import generate
+from ganforge.train.callbacks import Callback, sampling_module
 from ganforge.train.trainer import Trainer
 
 QUIET = dict(sample_every=0, checkpoint_every=0, log_every=10**6, device="cpu", collapse_warning=False)
@@ -33,20 +34,17 @@ KEYS = ("recipe", "architecture", "loss", "steps", "batch_size", "pack", "mbstd_
 
 
 def protocol(trainer, seed=12345):
-    gen = trainer.ema.model if trainer.ema is not None else trainer.recipe.nets["generator"]
-    x, _ = generate(trainer.recipe, gen, 2500, seed=seed)
+    """2,500 samples from the EMA generator (PacGAN's protocol) and their mode metrics."""
+    x, _ = generate(trainer.recipe, sampling_module(trainer), 2500, seed=seed)
     meta = trainer.dataset.meta
     return x, {k: round(v, 4) for k, v in toy_mode_metrics(x, meta["centres"], meta["std"]).items()}
 
 
-class Curve:
+class Curve(Callback):
+    """Protocol metrics every `every` steps (not timed: their time comes out of process_time at the end)."""
+
     def __init__(self, every):
         self.every, self.points, self.spent = every, [], 0.0
-
-    def on_start(self, trainer): ...
-    def on_log(self, trainer, logs): ...
-    def on_rollback(self, trainer, where): ...
-    def on_end(self, trainer): ...
 
     def on_step(self, trainer):
         if self.every and trainer.step % self.every == 0 and trainer.step < trainer.cfg.steps:

@@ -8,6 +8,7 @@ none of them declares, naming the valid ones (a misspelt key is never silently i
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 import difflib
 from dataclasses import dataclass
@@ -32,11 +33,12 @@ def _coerce(value, typ, name: str, where: str):
     types = _types(typ)
     if value is None and type(None) in types:
         return None
-    if isinstance(value, bool) and bool not in types:
-        pass  # a bool is an int to Python, never to us
+    if isinstance(value, bool):  # a bool is an int to Python, never to us
+        if bool in types:
+            return value
     elif isinstance(value, types):
         return value
-    elif float in types and isinstance(value, int) and not isinstance(value, bool):
+    elif float in types and isinstance(value, int):
         return float(value)
     elif int in types and isinstance(value, float) and value.is_integer():
         return int(value)
@@ -68,8 +70,7 @@ def parse_options(spec, options: dict | None, where: str):
     values = {}
     for name, opt in declared(spec).items():
         if name in options:
-            typ = opt.type if opt.type is not object else object
-            values[name] = options[name] if typ is object else _coerce(options[name], typ, name, where)
+            values[name] = options[name] if opt.type is object else _coerce(options[name], opt.type, name, where)
     return spec(**values)
 
 
@@ -95,5 +96,5 @@ def option_field(default, help: str = "", type=None):
     if type is not None:
         meta["type"] = type
     if isinstance(default, (dict, list)):
-        return dataclasses.field(default_factory=lambda: __import__("copy").deepcopy(default), metadata=meta)
+        return dataclasses.field(default_factory=lambda: copy.deepcopy(default), metadata=meta)
     return dataclasses.field(default=default, metadata=meta)

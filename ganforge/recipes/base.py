@@ -37,8 +37,6 @@ from ganforge.errors import GanforgeError
 from ganforge.options import parse_options
 
 LossResult = tuple[torch.Tensor, dict[str, torch.Tensor]]
-TASKS = ("noise", "class", "image", "text", "sequence", "audio", "table")
-KNOBS = ("labels", "truncation", "mix", "codes", "domain", "inputs", "prompt", "masks")
 
 
 @dataclass
