@@ -52,10 +52,10 @@ class TrainedGenerator:
             load_module_state(module, f"ema.{name}." if has_ema else f"net.{name}.", tensors, name)
             setattr(recipe, name, module)
             nets[name] = module.eval()
-        from ganforge.train.state import _recipe_state  # the same reader resume uses
+        from ganforge.train.state import recipe_state_from  # the same reader resume uses
 
         try:
-            recipe.load_state_dict(_recipe_state(meta, tensors, 0))
+            recipe.load_state_dict(recipe_state_from(meta, tensors, 0))
         except (KeyError, TypeError, ValueError, RuntimeError) as e:
             raise CheckpointError(f"checkpoint {path} has a recipe state that does not fit ({e}).") from None
         return cls(recipe, nets, int(meta["step"]), info)

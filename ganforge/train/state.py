@@ -80,7 +80,7 @@ def save(trainer) -> None:
     distributed.barrier(trainer.dist)
 
 
-def _recipe_state(meta: dict, tensors: dict, rank: int) -> dict[str, Any]:
+def recipe_state_from(meta: dict, tensors: dict, rank: int) -> dict[str, Any]:
     saved = meta.get("recipe_state") or []
     if not saved:
         return {}
@@ -112,7 +112,7 @@ def restore(trainer, meta_tensors) -> None:
                                   f"own config.")
         ckpt.load_optimizer_state(opt, f"optim.{name}", meta["optimizers"][name], tensors)
     try:
-        trainer.recipe.load_state_dict(_recipe_state(meta, tensors, rank))
+        trainer.recipe.load_state_dict(recipe_state_from(meta, tensors, rank))
     except (KeyError, TypeError, ValueError, RuntimeError) as e:
         raise CheckpointError(f"the checkpoint's recipe state does not fit recipe {cfg.recipe!r} ({e}).") from None
     trainer.step = int(meta["step"])
