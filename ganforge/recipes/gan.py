@@ -89,7 +89,8 @@ class GANRecipe(Recipe):
         if dataset.kind != "image":
             raise GanforgeError(f"ada={cfg.ada!r} augments images; dataset {dataset.name!r} holds {dataset.kind} data: "
                                 "drop --ada.")
-        world = torch.distributed.get_world_size() if torch.distributed.is_initialized() else 1
+        dist = torch.distributed
+        world = dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
         return AdaptiveAugment(cfg.ada, cfg.ada_target, cfg.ada_kimg, batch_size=cfg.batch_size, world_size=world)
 
     def state_dict(self) -> dict:
