@@ -104,7 +104,8 @@ def perceptual_path_length(generator, features: Callable[[torch.Tensor], torch.T
 @METRICS.register("ppl")
 def _ppl(ctx) -> dict[str, float]:
     """``ganforge eval RUN --metrics ppl``: W space, endpoints, eps 1e-4, on ``--extractor``'s network
-    (``ppl_samples`` pairs, default 1000). The key names the feature network (not LPIPS)."""
+    (as many pairs as generated samples, ``--samples``; or ``ppl_samples``). The key names the feature
+    network (not LPIPS)."""
     gen = ctx.generator
     module = getattr(gen, "module", gen)
     if module is None or not hasattr(module, "styles"):
@@ -115,6 +116,6 @@ def _ppl(ctx) -> dict[str, float]:
     features = feature_network(name, data, device=next(module.parameters()).device,
                                inception_weights=opts.get("inception_weights"),
                                trust_extractor=bool(opts.get("trust_extractor", False)))
-    value = perceptual_path_length(module, features, num_samples=int(opts.get("ppl_samples", 1000)),
+    value = perceptual_path_length(module, features, num_samples=int(opts.get("ppl_samples", len(ctx.fake))),
                                    seed=int(opts.get("seed", 0)), num_classes=getattr(gen, "num_classes", 0))
     return {f"ppl_{name}": value}

@@ -115,12 +115,17 @@ class ModulatedConv2d(nn.Module):
         self.scale, self.demodulate, self.kernel = 1 / math.sqrt(in_ch * kernel * kernel), demodulate, kernel
         self.up = up
 
-    def modulated_weight(self, styles: torch.Tensor) -> torch.Tensor:
-        """(N, out, in, k, k): w' = s_in * w, then w'' = w' / sqrt(sum_{in,k,k} w'^2 + 1e-8) (demodulation)."""
+    def demodulation(self, styles: torch.Tensor) -> torch.Tensor:
+        """(N, out): 1 / sqrt(sum_{in,k,k} (s_in w)^2 + 1e-8), or ones without demodulation."""
+        if not self.demodulate:
+            return styles.new_ones(styles.shape[0], self.weight.shape[0])
         w = self.weight[None] * self.scale * styles[:, None, :, None, None]
-        if self.demodulate:
-            w = w * (w.square().sum(dim=(2, 3, 4), keepdim=True) + 1e-8).rsqrt()
-        return w
+        return (w.square().sum(dim=(2, 3, 4)) + 1e-8).rsqrt()
+
+    def modulated_weight(self, styles: torch.Tensor) -> torch.Tensor:
+        """(N, out, in, k, k): the per-sample weights w'' = s_in w * demodulation (the paper's Eq. 1-3)."""
+        w = self.weight[None] * self.scale * styles[:, None, :, None, None]
+        return w * self.demodulation(styles)[:, :, None, None, None]
 
     def forward(self, x: torch.Tensor, w_latent: torch.Tensor) -> torch.Tensor:
         if self.up:
@@ -129,10 +134,7 @@ class ModulatedConv2d(nn.Module):
         # by the demodulation coefficients (the same map as a grouped conv with per-sample weights).
         styles = self.affine(w_latent)
         x = F.conv2d(x * styles[:, :, None, None].to(x.dtype), self.weight * self.scale, padding=self.kernel // 2)
-        if self.demodulate:
-            d = (self.weight[None] * self.scale * styles[:, None, :, None, None]).square().sum(dim=(2, 3, 4))
-            x = x * (d + 1e-8).rsqrt()[:, :, None, None].to(x.dtype)
-        return x
+        return x * self.demodulation(styles)[:, :, None, None].to(x.dtype) if self.demodulate else x
 
 
 class StyleLayer(nn.Module):

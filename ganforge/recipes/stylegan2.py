@@ -184,6 +184,8 @@ class StyleGAN2(ObjectiveGAN):
             raise GanforgeError("--mix-layers needs --mix SEED_A,SEED_B.")
         if mix is not None and interpolate is not None:
             raise GanforgeError("choose one of --mix and --interpolate.")
+        if interpolate is not None and n < 2:
+            raise GanforgeError(f"--interpolate needs at least 2 frames, got {n}.")
         y = class_labels(n, self.num_classes, labels, self.device)
         was_training = module.training
         module.eval()
