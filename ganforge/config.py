@@ -76,6 +76,9 @@ class Config:
     label_smoothing: float = _opt(0.0, "one-sided label smoothing: real target = 1 - this")
     instance_noise: float = _opt(0.0, "initial std of instance noise, annealed to 0 over training")
     diffaugment: str = _opt("", "DiffAugment policy, e.g. 'color,translation,cutout' ('' : off)")
+    ada: str = _opt("", "adaptive discriminator augmentation (ADA) pipeline: bgc, bg, b, g or c ('': off)")
+    ada_target: float = _opt(0.6, "ADA: target of the overfitting heuristic r_t = E[sign(D(real))]")
+    ada_kimg: float = _opt(500.0, "ADA: thousands of real images over which p can move from 0 to 1")
     # --- boundary calibration (BC-loss) ---------------------------------------------------
     bc_weight: float = _opt(0.0, "weight of the boundary-calibration loss (0: off)")
     bc_kernel: str = _opt("linear", "BC statistic: linear (posterior means) or rbf (posterior MMD)", ("linear", "rbf"))

@@ -1,17 +1,20 @@
 """Draw samples from a trained generator (a run folder or a checkpoint file).
 
 The output's form follows --out: NAME.png (a grid), NAME.npz (arrays x, y in the data's own
-form), NAME.csv (tables), or a folder (one PNG per image).
+form), NAME.csv (tables), NAME.gif (the images as animation frames), or a folder (one PNG per image).
 
 Image-input recipes (translation) take --input DIR: every image there is translated, and --out is
 a folder (one PNG per input, same names) or a .png grid. Knobs (--truncation, --domain, --code,
---prompt, --mix) go to recipes that take them; a recipe that does not is a clear error.
+--prompt, --mix, --mix-layers, --interpolate) go to recipes that take them; a recipe that does not
+is a clear error. --interpolate SEED_A,SEED_B --frames N: N samples along a path from seed A to
+seed B (style-based recipes: linear in w), e.g. as a GIF.
 
 examples:
   ganforge sample runs/dcgan-digits -n 64 --out grid.png
   ganforge sample runs/cgan-mnist --class 3 -n 100 --out threes/
   ganforge sample runs/tab -n 10000 --out synth.csv
   ganforge sample runs/pix2pix --input photos/ --out translated/
+  ganforge sample runs/stylegan2 --interpolate 1,2 --frames 24 --out walk.gif
 """
 from __future__ import annotations
 
@@ -25,7 +28,7 @@ from ganforge.utils.files import atomic_write, check_output_file, ensure_writabl
 
 HELP = "sample a trained generator to a PNG grid, a folder of PNGs, .npz or .csv"
 MAX_SAMPLES = 10_000_000
-OUTPUT_TYPES = (".png", ".npz", ".csv", "")
+OUTPUT_TYPES = (".png", ".npz", ".csv", ".gif", "")
 
 
 def add_arguments(p):
@@ -43,6 +46,11 @@ def add_arguments(p):
     knobs.add_argument("--code", default=None, metavar="K=V,...", help="latent codes, e.g. cat=3,c1=0.5 (InfoGAN)")
     knobs.add_argument("--prompt", default=None, help="text prompt (text-to-image recipes)")
     knobs.add_argument("--mix", default=None, metavar="SEED_A,SEED_B", help="style mixing of two seeds (style-based)")
+    knobs.add_argument("--mix-layers", default=None, metavar="L-M", help="with --mix: the w layers taken from "
+                       "SEED_B, e.g. 4-9 or 4- (style-based; default: the fine half)")
+    knobs.add_argument("--interpolate", default=None, metavar="SEED_A,SEED_B",
+                       help="samples along a latent path from SEED_A to SEED_B (style-based)")
+    knobs.add_argument("--frames", type=int, default=None, help="with --interpolate: number of frames [default: 24]")
 
 
 def parse_codes(text: str | None) -> dict | None:
@@ -60,19 +68,20 @@ def parse_codes(text: str | None) -> dict | None:
     return codes
 
 
-def parse_mix(text: str | None) -> tuple[int, int] | None:
+def parse_mix(text: str | None, flag: str = "--mix") -> tuple[int, int] | None:
     if text is None:
         return None
     try:
         a, b = (int(v) for v in text.split(","))
     except ValueError:
-        raise GanforgeError(f"--mix {text!r} must be two seeds, e.g. --mix 3,7.") from None
+        raise GanforgeError(f"{flag} {text!r} must be two seeds, e.g. {flag} 3,7.") from None
     return a, b
 
 
 def knobs_of(args) -> dict:
     return {"truncation": args.truncation, "domain": args.domain, "codes": parse_codes(args.code),
-            "prompt": args.prompt, "mix": parse_mix(args.mix)}
+            "prompt": args.prompt, "mix": parse_mix(args.mix), "mix_layers": args.mix_layers,
+            "interpolate": parse_mix(args.interpolate, "--interpolate")}
 
 
 def translate_folder(gen, args) -> int:
@@ -119,11 +128,18 @@ def run(args) -> int:
     if args.nrow is not None and args.nrow < 1:
         raise GanforgeError(f"--nrow must be at least 1, got {args.nrow}.")
     check_seed(args.seed)
+    if args.frames is not None:
+        if args.interpolate is None:
+            raise GanforgeError("--frames goes with --interpolate SEED_A,SEED_B.")
+        if not 2 <= args.frames <= 10_000:
+            raise GanforgeError(f"--frames must be between 2 and 10000, got {args.frames}.")
+    if args.interpolate is not None:
+        args.num = args.frames or 24
     args.device = check_device(args.device)
     # The output is checked before loading or sampling anything: its type, and that it can be written.
     out = Path(args.out)
     if out.suffix.lower() not in OUTPUT_TYPES:
-        raise GanforgeError(f"unknown output type {out.suffix!r}; use .png, .npz, .csv or a folder name.")
+        raise GanforgeError(f"unknown output type {out.suffix!r}; use .png, .npz, .csv, .gif or a folder name.")
     if out.suffix:
         check_output_file(out, "--out file")
     else:
@@ -153,6 +169,12 @@ def run(args) -> int:
         if y is not None:
             arrays["y"] = y.numpy()
         atomic_write(out, lambda tmp: np.savez_compressed(open(tmp, "wb"), **arrays))
+    elif suffix == ".gif":
+        if data.kind != "image":
+            raise GanforgeError("this run generates vectors, not images; use --out NAME.npz or NAME.csv.")
+        from ganforge.utils.images import save_gif
+
+        save_gif(data.from_model(x), out)
     elif suffix == ".png":
         if data.kind != "image":
             raise GanforgeError("this run generates vectors, not images; use --out NAME.npz or NAME.csv.")
@@ -168,6 +190,6 @@ def run(args) -> int:
         for i, image in enumerate(data.from_model(x)):
             save_png(image, out / f"{i:06d}.png")
     else:
-        raise GanforgeError(f"unknown output type {out.suffix!r}; use .png, .npz, .csv or a folder name.")
+        raise GanforgeError(f"unknown output type {out.suffix!r}; use .png, .npz, .csv, .gif or a folder name.")
     print(f"wrote {args.num} samples to {out}")
     return 0

@@ -189,6 +189,11 @@ class Recipe:
             return self.sample(n, seed=seed, nets=nets)
         return None
 
+    def preview_extras(self, seed: int = 0, nets: dict[str, nn.Module] | None = None) -> dict[str, Samples]:
+        """Further named grids saved beside each training grid (``samples/step-N-<name>.png``): e.g. a
+        truncation sweep or a style-mixing grid (``extra["nrow"]`` lays each out). None by default."""
+        return {}
+
     def check_knobs(self, knobs: dict[str, Any]) -> dict[str, Any]:
         """Drop unset knobs; a knob this recipe does not take is a clear error."""
         given = {k: v for k, v in knobs.items() if v is not None}

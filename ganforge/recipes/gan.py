@@ -3,7 +3,7 @@
 Phases, stylegan2-ada style: ``D`` (``n_critic`` times), the lazy regulariser ``D_reg`` (every
 ``r1_interval`` steps, only when R1 is on) and ``G``. A variant usually only writes
 ``discriminator_loss`` and ``generator_loss``; this base draws the fakes, so shared additions (the
-BC-loss, gradient penalty, R1, DiffAugment, instance noise, weight clipping) apply to every variant.
+BC-loss, gradient penalty, R1, DiffAugment, ADA, instance noise, weight clipping) apply to every variant.
 Sampling maps noise (and a class, for conditional variants) to a sample.
 """
 from __future__ import annotations
@@ -13,6 +13,7 @@ import torch
 from ganforge.data import Batch, Dataset
 from ganforge.errors import GanforgeError
 from ganforge.losses import LOSSES
+from ganforge.losses.ada import AdaptiveAugment
 from ganforge.losses.diffaugment import DiffAugment
 from ganforge.losses.regularizers import (
     add_instance_noise, apply_spectral_norm, clip_weights, gradient_penalty, instance_noise_std, r1_penalty,
@@ -61,6 +62,7 @@ class GANRecipe(Recipe):
         if self.augment and dataset.kind != "image":
             raise GanforgeError(f"diffaugment={cfg.diffaugment!r} augments images; dataset {dataset.name!r} holds "
                                 "vectors: drop --diffaugment.")
+        self.ada = self.build_ada(cfg, dataset)
         generator, discriminator = self.build_networks()
         check_packing(cfg, discriminator)  # --pack: D must be packed (nets.build_networks does it)
         if cfg.spectral_norm:  # before the trainer builds optimisers: they must see the parametrised weights
@@ -79,6 +81,27 @@ class GANRecipe(Recipe):
         return ("labels",) if self.num_classes else ()
 
     # -- construction ---------------------------------------------------------------------------
+    @staticmethod
+    def build_ada(cfg, dataset: Dataset) -> AdaptiveAugment | None:
+        """ADA (``cfg.ada``: a pipeline name): augments every D input with an adaptive probability p."""
+        if not cfg.ada:
+            return None
+        if dataset.kind != "image":
+            raise GanforgeError(f"ada={cfg.ada!r} augments images; dataset {dataset.name!r} holds {dataset.kind} data: "
+                                "drop --ada.")
+        dist = torch.distributed
+        world = dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+        return AdaptiveAugment(cfg.ada, cfg.ada_target, cfg.ada_kimg, batch_size=cfg.batch_size, world_size=world)
+
+    def state_dict(self) -> dict:
+        return self.ada.state_dict() if self.ada is not None else {}
+
+    def load_state_dict(self, state: dict) -> None:
+        ada = {k: v for k, v in state.items() if k.startswith("ada.")}
+        if self.ada is not None and ada:
+            self.ada.load_state_dict(ada)
+        super().load_state_dict({k: v for k, v in state.items() if not k.startswith("ada.")})
+
     def build_networks(self):
         return build_networks(self.cfg, self.dataset, self.default_architecture, self.num_classes, self.conditioning)
 
@@ -137,6 +160,13 @@ class GANRecipe(Recipe):
         real = batch.replace(x=self.discriminator_input(batch.x, step))
         fake = self.discriminator_input(fake, step)
         loss, logs = self.discriminator_loss(real, fake, y, step)
+        if self.ada is not None:  # the overfitting heuristic r_t reads D's logits on (augmented) reals
+            real_sign = logs.pop("real_sign", None)
+            if real_sign is None:
+                with torch.no_grad():
+                    real_sign = self.discriminator(real.x, real.y if self.num_classes else None).float().sign().mean()
+            self.ada.observe(real_sign)
+            logs["ada_p"] = torch.tensor(self.ada.p)
         if self.cfg.gp_weight > 0:
             gp = gradient_penalty(self.discriminator, real.x, fake, batch.y if self.num_classes else None,
                                   pack=self.cfg.pack)
@@ -172,8 +202,10 @@ class GANRecipe(Recipe):
         return smoothed_real_target(self.cfg.label_smoothing)
 
     def discriminator_input(self, x: torch.Tensor, step: int) -> torch.Tensor:
-        """What D sees of a real or fake batch: DiffAugment (one policy for both) + annealed instance noise."""
+        """What D sees of a real or fake batch: DiffAugment (one policy for both), ADA + annealed instance noise."""
         x = self.augment(x)
+        if self.ada is not None:
+            x = self.ada(x)
         if self.cfg.instance_noise > 0:
             x = add_instance_noise(x, instance_noise_std(self.cfg.instance_noise, step, self.cfg.steps))
         return x

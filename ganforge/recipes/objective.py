@@ -12,8 +12,11 @@ class ObjectiveGAN(GANRecipe):
         real_logits = self.discriminator(batch.x, batch.y if self.num_classes else None)
         fake_logits = self.discriminator(fake, fake_labels)
         loss = discriminator_loss(self.cfg.loss, real_logits, fake_logits, real_target=1.0 - self.cfg.label_smoothing)
-        return loss, {"d_loss": loss.detach(), "d_real": real_logits.detach().float().mean(),
-                      "d_fake": fake_logits.detach().float().mean()}
+        logs = {"d_loss": loss.detach(), "d_real": real_logits.detach().float().mean(),
+                "d_fake": fake_logits.detach().float().mean()}
+        if self.ada is not None:  # ADA's overfitting heuristic, read by the D phase
+            logs["real_sign"] = real_logits.detach().float().sign().mean()
+        return loss, logs
 
     def generator_loss(self, batch, fake, fake_labels, step):
         fake_logits = self.discriminator(fake, fake_labels)

@@ -116,6 +116,9 @@ class SampleGrid(Callback):
         nrow = shown.extra.get("nrow") or (num_classes if num_classes in range(2, 17) else None)
         # Conditional grids: labels are 0,1,..,C-1 repeated, so each column is one class.
         save_grid(trainer.dataset.from_model(shown.x), path, nrow=nrow)
+        for name, extra in recipe.preview_extras(seed=trainer.cfg.seed + 1, nets=sampling_nets(trainer)).items():
+            save_grid(trainer.dataset.from_model(extra.x), path.with_name(f"{path.stem}-{name}.png"),
+                      nrow=extra.extra.get("nrow"))
 
     def _save_scatter(self, trainer, path):
         if trainer.dataset.shape != (2,):  # only 2-D points have an obvious picture

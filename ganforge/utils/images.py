@@ -42,3 +42,10 @@ def save_png(image: torch.Tensor, path: str | os.PathLike) -> None:
     """One uint8 (C, H, W) image."""
     arr = image.permute(1, 2, 0).cpu().numpy()
     atomic_write(path, lambda tmp: to_pil(arr).save(tmp, format="PNG"))
+
+
+def save_gif(images: torch.Tensor, path: str | os.PathLike, duration_ms: int = 80) -> None:
+    """uint8 (N, C, H, W) images as the frames of a looping animated GIF (Pillow)."""
+    frames = [to_pil(image.permute(1, 2, 0).cpu().numpy()) for image in images]
+    atomic_write(path, lambda tmp: frames[0].save(tmp, format="GIF", save_all=True, append_images=frames[1:],
+                                                  duration=duration_ms, loop=0))

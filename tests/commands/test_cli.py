@@ -78,6 +78,6 @@ def test_bad_input_is_one_line_and_exit_2(argv, fragment, capsys, tmp_path, monk
 def test_sample_bad_requests(run_dir, tmp_path, capsys):
     assert main(["sample", str(run_dir), "--class", "3", "--out", str(tmp_path / "x.png")]) == 2
     assert "unconditional" in capsys.readouterr().err
-    assert main(["sample", str(run_dir), "--out", str(tmp_path / "x.gif")]) == 2
+    assert main(["sample", str(run_dir), "--out", str(tmp_path / "x.bmp")]) == 2
     assert main(["sample", str(run_dir), "-n", "0"]) == 2
     assert not (tmp_path / "x.png").exists()
