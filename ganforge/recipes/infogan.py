@@ -214,14 +214,21 @@ class InfoGAN(GANRecipe):
         return Samples(x, None, {"z": z.cpu(), "codes": code_vector.cpu(), "cat": None if cat is None else cat.cpu()})
 
     @torch.no_grad()
-    def traversal(self, code: str, rows: int = 10, columns: int | None = None, seed: int = 0, nets=None) -> Samples:
-        """A grid varying one code along each row (columns: its categories, or ``columns`` values from -2 to 2),
-        with the noise and the other codes fixed per row (drawn from their priors with ``seed``)."""
+    def traversal(self, code: str, rows: int | None = None, columns: int = 10, seed: int = 0, nets=None,
+                  images: int | None = None) -> Samples:
+        """A grid varying one code along each row (columns: its categories, or ``columns`` values from -2 to
+        2) with the noise and the other codes fixed per row (drawn from their priors with ``seed``).
+        ``rows`` (default 10), or ``images``: about that many images in all."""
         self.check_codes({code: 0})
         if code == "cat":
             values = torch.arange(self.n_cat, dtype=torch.float32)
         else:
-            values = torch.linspace(-TRAVERSAL_RANGE, TRAVERSAL_RANGE, columns or 10)
+            if columns < 2:
+                raise GanforgeError(f"a traversal needs at least 2 values of {code}, got {columns}.")
+            values = torch.linspace(-TRAVERSAL_RANGE, TRAVERSAL_RANGE, columns)
+        rows = rows if rows is not None else max(1, (images or 10 * len(values)) // len(values))
+        if not 1 <= rows <= 1000:
+            raise GanforgeError(f"a traversal has 1 to 1000 rows, got {rows}.")
         g = torch.Generator(device=self.device).manual_seed(seed)
         z = self.latent(rows, generator=g).repeat_interleave(len(values), 0)
         cat, cont = self.draw_codes(rows, g)
