@@ -60,7 +60,7 @@ def main():
     p.add_argument("--steps", type=int, default=3000)
     p.add_argument("--log-every", type=int, default=50)
     p.add_argument("--overrides", default="{}", help="config overrides as JSON")
-    p.add_argument("--extractor", default="classifier")
+    p.add_argument("--extractor", default="classifier", help="classifier, inception, or none (no score)")
     p.add_argument("--samples", type=int, default=2000)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
@@ -83,12 +83,14 @@ def main():
     cpu = time.process_time() - start
     x = trainer.recipe.sample(args.samples, seed=1).x
     options = {"train_dataset": train} if args.extractor == "classifier" else {}
-    score = evaluate(x, test, ["fid"], extractor=args.extractor, **options)["fid"]
-    baseline = evaluate(untrained, test, ["fid"], extractor=args.extractor, **options)["fid"]
+    score = baseline = None
+    if args.extractor != "none":
+        score = round(evaluate(x, test, ["fid"], extractor=args.extractor, **options)["fid"], 2)
+        baseline = round(evaluate(untrained, test, ["fid"], extractor=args.extractor, **options)["fid"], 2)
     curve = plot(os.path.join(run, "metrics.jsonl"), f"{args.img}-mglobal.png")
     save_grid(train.from_model(x[:64]), f"{args.img}-samples.png", nrow=8)
     record = {"data": args.data, "image_size": train.shape[-1], "steps": trainer.step, "train_cpu_s": round(cpu, 1),
-              "fid": round(score, 2), "fid_untrained": round(baseline, 2), "extractor": args.extractor,
+              "fid": score, "fid_untrained": baseline, "extractor": args.extractor,
               "final_k": float(trainer.recipe.k), "m_global_first_last": [curve[0][1], curve[-1][1]] if curve else None,
               "curve": curve, "config": {k: v for k, v in cfg.to_dict().items() if v is not None},
               "anchor": "Lucic et al. 2018 best BEGAN FID on Fashion-MNIST: 22.9 (Inception)", "threads": args.threads,

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from ganforge.errors import GanforgeError
-from ganforge.options import option_field
+from ganforge.options import option_field, parse_options
 from ganforge.recipes import RECIPES
 from ganforge.recipes.base import Schedule
 from ganforge.recipes.gan import GANRecipe
@@ -125,8 +125,6 @@ class BEGAN(GANRecipe):
 
     @staticmethod
     def parse(cfg) -> BEGANOptions:
-        from ganforge.options import parse_options
-
         opts = parse_options(BEGANOptions, cfg.options, "recipe 'began'")
         checks = (("gamma", 0 < opts.gamma <= 1, "in (0, 1], e.g. 0.5"), ("lambda_k", opts.lambda_k >= 0, ">= 0, e.g. 0.001"),
                   ("k_init", 0 <= opts.k_init <= 1, "in [0, 1]"), ("lr_halve_every", opts.lr_halve_every >= 0, ">= 0"))

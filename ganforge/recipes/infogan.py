@@ -32,7 +32,7 @@ from torch import nn
 
 from ganforge.errors import GanforgeError
 from ganforge.losses import discriminator_loss, generator_loss
-from ganforge.options import option_field
+from ganforge.options import option_field, parse_options
 from ganforge.recipes import RECIPES
 from ganforge.recipes.base import Samples
 from ganforge.recipes.gan import GANRecipe
@@ -100,8 +100,6 @@ class InfoGAN(GANRecipe):
 
     @staticmethod
     def check(cfg) -> InfoGANOptions:
-        from ganforge.options import parse_options
-
         opts = parse_options(InfoGANOptions, cfg.options, "recipe 'infogan'")
         if opts.categorical < 0 or opts.continuous < 0 or opts.categorical == 1 or opts.categorical + opts.continuous == 0:
             raise GanforgeError(f"recipe 'infogan' needs codes: categorical {opts.categorical} (0 or >= 2) and "

@@ -18,9 +18,10 @@ from ganforge.train.trainer import Trainer
 from tests.recipes.learning import QUIET, one_thread, train
 
 TINY = dict(recipe="infogan", data="digits", g_width=8, d_width=8, z_dim=4, batch_size=16)
-# The learning test's setting (calibrated: see test_categorical_code_learns_the_digits).
+# The learning test: 600 steps of half-width nets on 8x8 digits (measured: code accuracy 0.90 in 23 CPU-s;
+# the 1-step control: 0.10, chance).
 LEARN = dict(g_width=32, d_width=32, z_dim=16, batch_size=64, lr_d=2e-4, lr_g=1e-3)
-LEARN_STEPS, LEARN_BOUND = 600, 0.5
+LEARN_STEPS, LEARN_BOUND = 600, 0.6
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +90,7 @@ def _accuracy(trainer) -> float:
 @pytest.mark.parametrize("steps", [1, LEARN_STEPS])
 def test_categorical_code_learns_the_digits(steps):
     """Digits (8x8, real): the unsupervised accuracy of the 10-way code, judged by an independent CNN on
-    samples per code value. The 1-step control stays near chance (~0.1-0.2)."""
+    samples per code value. The 1-step control stays near chance (~0.1)."""
     trainer = train(**{**TINY, **LEARN, "steps": steps})
     accuracy = _accuracy(trainer)
     assert (accuracy >= LEARN_BOUND) == (steps > 1), accuracy

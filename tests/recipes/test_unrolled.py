@@ -1,11 +1,15 @@
 """Unrolled GAN: the generator's gradient goes through K differentiable Adam steps of the discriminator."""
 from __future__ import annotations
 
+import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ganforge.config import make_config
+from ganforge.errors import GanforgeError
 from ganforge.recipes.unrolled import AdamState, unroll_discriminator
+from ganforge.train.trainer import Trainer
 from tests.recipes.learning import TOY, mode_coverage, train
 
 
@@ -84,3 +88,20 @@ def test_generator_gradient_is_second_order_and_matches_finite_differences():
     frozen = {k: v.detach() for k, v in params.items()}
     g_loss(torch.func.functional_call(D, (frozen, buffers), (G(z),))).backward()
     assert (G.weight.grad - g3).abs().max() > 1e-6
+
+
+def test_unrolled_recipe_trains_and_refuses_what_it_cannot_unroll():
+    with pytest.raises(GanforgeError, match="drop --n-critic"):
+        Trainer(make_config({"recipe": "unrolled", "data": "toy-ring", "n_critic": 2, "steps": 1}), run_dir=None)
+    with pytest.raises(GanforgeError, match="unroll_steps"):
+        Trainer(make_config({"recipe": "unrolled", "data": "toy-ring", "steps": 1, "options": {"unroll_steps": -1}}),
+                run_dir=None)
+
+
+@pytest.mark.parametrize("steps", [1, 500])
+def test_learns_the_ring(steps):
+    """The published ring (PacGAN protocol), K = 5 (measured at 500 steps: 7 of 8 modes, 0.6% high quality,
+    median distance 0.36, 20 CPU-s). The 1-step control is nowhere near the ring."""
+    report = mode_coverage(train(recipe="unrolled", steps=steps, **{**TOY, "options": {"unroll_steps": 5}}))
+    learned = report["hit"] >= 4 and report["quality"] >= 0.002 and report["median_distance"] < 0.45
+    assert learned == (steps > 1), report
