@@ -2,6 +2,7 @@
 traversals from the CLI and the API; the categorical code learns the digits (unsupervised accuracy)."""
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -78,6 +79,10 @@ def test_cli_sample_with_codes_and_traverse(run, tmp_path, capsys):
     assert main(["sample", str(run), "--code", "c9=1", "--out", str(tmp_path / "y.png")]) == 2
     assert "unknown code c9" in capsys.readouterr().err
     assert not (tmp_path / "y.png").exists()
+    # the metric from `ganforge eval` (2 training steps: near chance, but computed end to end)
+    assert main(["eval", str(run), "--metrics", "infogan-accuracy", "--samples", "100", "--json"]) == 0
+    scores = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert 0 < scores["code_accuracy"] <= 1 and scores["code_error"] == pytest.approx(1 - scores["code_accuracy"])
 
 
 def _accuracy(trainer) -> float:
