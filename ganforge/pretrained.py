@@ -85,6 +85,14 @@ class TrainedGenerator:
         out = self.recipe.sample(n, seed=seed, nets=self.nets, **knobs)
         return out.x, out.y
 
+    def traversal(self, code: str, images: int = 100, seed: int = 0):
+        """A latent-code traversal (recipes with interpretable codes, e.g. InfoGAN): ``Samples`` whose rows
+        share noise and whose columns step through the code's values (``extra["nrow"]``, ``extra["values"]``);
+        about ``images`` images in all."""
+        if not hasattr(self.recipe, "traversal"):
+            raise GanforgeError(f"recipe {self.config.recipe!r} has no latent codes to traverse (InfoGAN has).")
+        return self.recipe.traversal(code, images=images, seed=seed, nets=self.nets)
+
     def translate(self, inputs: torch.Tensor, seed: int = 0, **knobs) -> torch.Tensor:
         """Outputs for input samples (model space, e.g. images in [-1, 1]), for image-input recipes."""
         if self.recipe.task not in ("image", "audio", "sequence"):

@@ -15,6 +15,8 @@ examples:
   ganforge sample runs/tab -n 10000 --out synth.csv
   ganforge sample runs/pix2pix --input photos/ --out translated/
   ganforge sample runs/stylegan2 --interpolate 1,2 --frames 24 --out walk.gif
+  ganforge sample runs/infogan-mnist --code cat=3,c1=0.5 -n 16 --out threes.png
+  ganforge sample runs/infogan-mnist --traverse c1 -n 100 --out c1.png
 """
 from __future__ import annotations
 
@@ -44,6 +46,8 @@ def add_arguments(p):
     knobs.add_argument("--truncation", type=float, default=None, metavar="PSI", help="truncation psi (style-based recipes)")
     knobs.add_argument("--domain", default=None, help="target domain name (multi-domain recipes)")
     knobs.add_argument("--code", default=None, metavar="K=V,...", help="latent codes, e.g. cat=3,c1=0.5 (InfoGAN)")
+    knobs.add_argument("--traverse", default=None, metavar="CODE", help="a .png traversal grid of one latent code "
+                       "(InfoGAN: cat, c1, ...): one column per value, -n images in all")
     knobs.add_argument("--prompt", default=None, help="text prompt (text-to-image recipes)")
     knobs.add_argument("--mix", default=None, metavar="SEED_A,SEED_B", help="style mixing of two seeds (style-based)")
     knobs.add_argument("--mix-layers", default=None, metavar="L-M", help="with --mix: the w layers taken from "
@@ -120,6 +124,19 @@ def translate_folder(gen, args) -> int:
     return 0
 
 
+def traversal_grid(gen, args) -> int:
+    """--traverse CODE: rows of fixed noise, one column per value of the code (InfoGAN's figures)."""
+    from ganforge.utils.images import save_grid
+
+    if Path(args.out).suffix.lower() != ".png":
+        raise GanforgeError(f"--traverse draws a grid; use --out NAME.png (not {args.out}).")
+    grid = gen.traversal(args.traverse, images=args.num, seed=args.seed)
+    save_grid(gen.dataset.from_model(grid.x), Path(args.out), nrow=grid.extra["nrow"])
+    print(f"wrote the traversal of {args.traverse} ({len(grid.x) // grid.extra['nrow']} rows x "
+          f"{grid.extra['nrow']} values) to {args.out}")
+    return 0
+
+
 def run(args) -> int:
     import ganforge
 
@@ -147,6 +164,8 @@ def run(args) -> int:
     gen = ganforge.load(args.run, device=args.device)
     if args.input is not None:
         return translate_folder(gen, args)
+    if args.traverse is not None:
+        return traversal_grid(gen, args)
     knobs = knobs_of(args)
     if Path(args.out).suffix.lower() == ".csv" and hasattr(gen.recipe, "sample_frame"):
         # tables (tabular-gan): rows distributed like the data, decoded to the original columns and dtypes
