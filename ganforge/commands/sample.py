@@ -1,7 +1,8 @@
 """Draw samples from a trained generator (a run folder or a checkpoint file).
 
 The output's form follows --out: NAME.png (a grid), NAME.npz (arrays x, y in the data's own
-form), NAME.csv (tables), or a folder (one PNG per image).
+form), NAME.csv (tables), NAME.txt (token sequences: one decoded sentence per line), or a folder
+(one PNG per image).
 
 Image-input recipes (translation) take --input DIR: every image there is translated, and --out is
 a folder (one PNG per input, same names) or a .png grid. Knobs (--truncation, --domain, --code,
@@ -12,6 +13,7 @@ examples:
   ganforge sample runs/cgan-mnist --class 3 -n 100 --out threes/
   ganforge sample runs/tab -n 10000 --out synth.csv
   ganforge sample runs/pix2pix --input photos/ --out translated/
+  ganforge sample runs/mle-lm-text -n 100 --temperature 0.8 --out samples.txt
 """
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ from ganforge.utils.files import atomic_write, check_output_file, ensure_writabl
 
 HELP = "sample a trained generator to a PNG grid, a folder of PNGs, .npz or .csv"
 MAX_SAMPLES = 10_000_000
-OUTPUT_TYPES = (".png", ".npz", ".csv", "")
+OUTPUT_TYPES = (".png", ".npz", ".csv", ".txt", "")
 
 
 def add_arguments(p):
@@ -43,6 +45,8 @@ def add_arguments(p):
     knobs.add_argument("--code", default=None, metavar="K=V,...", help="latent codes, e.g. cat=3,c1=0.5 (InfoGAN)")
     knobs.add_argument("--prompt", default=None, help="text prompt (text-to-image recipes)")
     knobs.add_argument("--mix", default=None, metavar="SEED_A,SEED_B", help="style mixing of two seeds (style-based)")
+    knobs.add_argument("--temperature", type=float, default=None, metavar="T",
+                       help="softmax temperature (sequence recipes: below 1, likelier and less diverse)")
 
 
 def parse_codes(text: str | None) -> dict | None:
@@ -72,7 +76,7 @@ def parse_mix(text: str | None) -> tuple[int, int] | None:
 
 def knobs_of(args) -> dict:
     return {"truncation": args.truncation, "domain": args.domain, "codes": parse_codes(args.code),
-            "prompt": args.prompt, "mix": parse_mix(args.mix)}
+            "prompt": args.prompt, "mix": parse_mix(args.mix), "temperature": args.temperature}
 
 
 def translate_folder(gen, args) -> int:
@@ -141,6 +145,12 @@ def run(args) -> int:
     x, y = gen.sample_with_labels(args.num, seed=args.seed, labels=args.label, **knobs)
     data = gen.dataset
     suffix = out.suffix.lower()
+    if suffix == ".txt":
+        from ganforge.data.text import write_sentences
+
+        write_sentences(data, x, out)
+        print(f"wrote {args.num} sentences to {out}")
+        return 0
     if suffix == ".csv":
         table = data.decode(x, y) if hasattr(data, "transform") else data.decode(x)  # tables decode their labels
         if not hasattr(table, "to_csv"):
