@@ -22,6 +22,7 @@ resumes exactly in any stage. ``cfg.steps`` must exceed ``pretrain_steps + d_pre
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import torch
@@ -72,10 +73,10 @@ class SeqGAN(SequenceRecipe):
         if not 0.0 <= o.rollout_delay <= 1.0:
             raise GanforgeError(f"option rollout_delay is {o.rollout_delay}; it must be in [0, 1] (the paper: 0.8).")
         self.adversarial_start = o.pretrain_steps + o.d_pretrain_steps
-        if cfg.steps <= self.adversarial_start:
-            raise GanforgeError(f"seqgan trains {o.pretrain_steps} MLE steps and {o.d_pretrain_steps} D rounds before "
-                                f"its adversarial steps, so --steps must exceed {self.adversarial_start} (got "
-                                f"{cfg.steps}); raise --steps or lower options pretrain_steps / d_pretrain_steps.")
+        if cfg.steps <= self.adversarial_start:  # a first piece of a longer run is fine; a whole run is not SeqGAN
+            warnings.warn(f"seqgan trains {o.pretrain_steps} MLE steps and {o.d_pretrain_steps} D rounds before its "
+                          f"adversarial steps; with --steps {cfg.steps} this run ends before them (resume it with more "
+                          f"--steps, or lower options pretrain_steps / d_pretrain_steps).", stacklevel=2)
         self.add_network("discriminator", CNNDiscriminator(self.vocab, self.seq_len, o.d_emb_dim, o.d_filter_sizes,
                                                            o.d_num_filters, o.d_dropout))
         self.add_network("rollout", LSTMGenerator(self.vocab, o.emb_dim, o.hidden_dim), frozen=True)
@@ -127,6 +128,8 @@ class SeqGAN(SequenceRecipe):
         return torch.stack(losses).mean(), torch.stack(accuracies).mean()
 
     def record_d(self, ctx, rounds) -> None:
+        if not rounds:  # d_rounds 0: a policy-gradient-only ablation
+            return
         loss = torch.stack([r[0] for r in rounds]).mean()
         ctx.trainer.record("D", loss, {"d_loss": loss, "d_acc": torch.stack([r[1] for r in rounds]).mean()})
 
