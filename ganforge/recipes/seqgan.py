@@ -7,8 +7,8 @@ the next token); the discriminator D is a CNN classifier of whole sequences. Thr
 1. **MLE pre-training** (``pretrain_steps``; the paper: 120 epochs of the 10,000 sequences in batches
    of 64 = 18,720 steps): G maximises the likelihood of the data (Adam, lr 0.01, |grad| <= 5).
 2. **D pre-training** (``d_pretrain_steps`` rounds, the paper: 50): each round draws fresh negatives
-   from G (as many as the data, ``d_negatives``) and trains D ``d_epochs`` (3) epochs on data vs
-   negatives (cross-entropy + 0.2 x L2 of the output layer, dropout 0.25, Adam lr 1e-4).
+   from G (as many as the data; ``d_negatives`` > 0: that many, against as many random positives, a
+   cheaper round than the paper's) and trains D ``d_epochs`` (3) epochs on data vs negatives (cross-entropy + 0.2 x L2 of the output layer, dropout 0.25, Adam lr 1e-4).
 3. **Adversarial training** (the remaining steps, the paper: 200): one policy-gradient step of G on
    ``batch_size`` sampled sequences, the reward of token t being D's P(real) averaged over
    ``rollouts`` (16) Monte-Carlo completions of the prefix y_1..t by the *rollout network* (and D's
@@ -42,7 +42,8 @@ class SeqGANOptions(SequenceOptions):
     d_pretrain_steps: int = option_field(50, "D pre-training rounds (each: fresh negatives, d_epochs epochs)")
     d_rounds: int = option_field(5, "D rounds after each adversarial G step")
     d_epochs: int = option_field(3, "epochs over data + negatives per D round")
-    d_negatives: int = option_field(0, "negatives drawn from G per D round (0: as many as the training data)")
+    d_negatives: int = option_field(0, "negatives drawn from G per D round, with as many positives (0: all the "
+                                       "training data and as many negatives, as in the paper)")
     rollouts: int = option_field(16, "Monte-Carlo rollouts per prefix for the rewards")
     rollout_delay: float = option_field(0.8, "rollout network update: delay x rollout + (1 - delay) x G")
     d_emb_dim: int = option_field(64, "discriminator embedding size")
@@ -110,6 +111,8 @@ class SeqGAN(SequenceRecipe):
         o, batch = self.options, self.cfg.batch_size
         real = self.dataset.x.to(self.device)
         n_fake = o.d_negatives or len(real)
+        if n_fake < len(real):  # fewer negatives than data: as many random positives, so the classes stay balanced
+            real = real[torch.randperm(len(real), device=self.device)[:n_fake]]
         gen = self.nets["generator"]
         fake = torch.cat([gen.sample(len(c), self.seq_len) for c in torch.arange(n_fake, device=self.device).split(4096)])
         x = torch.cat([real, fake])

@@ -39,3 +39,12 @@ def test_discriminator_drops_filters_wider_than_the_sequence_and_scores_probabil
     assert [c.kernel_size[0] for c in d.convs] == [1, 2, 3, 4, 5, 6, 7, 8]
     p = d.prob_real(torch.randint(0, 50, (5, 8)))
     assert p.shape == (5,) and bool(((p > 0) & (p < 1)).all()) and d.training
+
+
+def test_categorical_draws_follow_the_probabilities():
+    from ganforge.nets.sequence import categorical
+
+    probs = torch.tensor([[0.1, 0.0, 0.6, 0.3]]).repeat(20000, 1)
+    draws = categorical(probs, torch.Generator().manual_seed(0)).squeeze(1)
+    freq = torch.bincount(draws, minlength=4).float() / len(draws)
+    assert torch.allclose(freq, probs[0], atol=0.015) and int(freq[1]) == 0

@@ -13,6 +13,7 @@ from ganforge.data.text import oracle_of
 from ganforge.errors import GanforgeError
 from ganforge.metrics import evaluate
 from ganforge.metrics.text import oracle_nll
+from ganforge.recipes import RECIPES
 from ganforge.train.checkpoint import latest_checkpoint
 from ganforge.train.trainer import Trainer
 from tests.conftest import SHARED_DATA
@@ -94,7 +95,7 @@ def test_seqgan_on_real_text_beats_an_untrained_generator_in_bleu_and_samples_se
     gen = ganforge.load(run)
     test = load_dataset(gen.config.replace(data_dir=str(TEXT)), "test")
     scores = evaluate(gen.sample(300, seed=0), test, "bleu,self-bleu", real_samples=len(test))
-    untrained = ganforge.recipes.RECIPES.get("seqgan")(gen.config, gen.dataset).sample(300, seed=0).x
+    untrained = RECIPES.get("seqgan")(gen.config, gen.dataset).sample(300, seed=0).x
     control = evaluate(untrained, test, "bleu", real_samples=len(test))
     assert control["bleu2"] < 0.3 < scores["bleu2"], (control, scores)  # the untrained G fails the same check
     assert scores["bleu3"] > 2 * control["bleu3"] and 0 < scores["self_bleu2"] < 0.9
