@@ -38,7 +38,7 @@ def test_mle_pretraining_brings_oracle_nll_well_below_random_and_temperature_tra
     data = oracle_nll(oracle, trainer.dataset.x)  # the oracle's own entropy rate: the floor at T = 1
     cold = oracle_nll(oracle, trainer.recipe.sample(1000, seed=1, temperature=0.5).x)
     assert untrained > data + 3  # the control: an untrained G fails the check below
-    assert trained < untrained - 2, (untrained, trained, data)
+    assert trained < untrained - 1.5, (untrained, trained, data)  # measured: 8.62 -> 6.29
     assert cold < trained - 0.5  # Caccia et al.: a lower temperature buys quality (and costs diversity)
     assert trainer.recipe.state_dict() == {"mle_steps": 250}
 
