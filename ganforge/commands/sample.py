@@ -1,7 +1,8 @@
 """Draw samples from a trained generator (a run folder or a checkpoint file).
 
 The output's form follows --out: NAME.png (a grid), NAME.npz (arrays x, y in the data's own
-form), NAME.csv (tables), NAME.gif (the images as animation frames), or a folder (one PNG per image).
+form), NAME.csv (tables), NAME.gif (the images as animation frames), NAME.txt (token sequences: one
+decoded sentence per line), or a folder (one PNG per image).
 
 Image-input recipes (translation) take --input DIR: every image there is translated, and --out is
 a folder (one PNG per input, same names) or a .png grid. Knobs (--truncation, --domain, --code,
@@ -17,6 +18,7 @@ examples:
   ganforge sample runs/stylegan2 --interpolate 1,2 --frames 24 --out walk.gif
   ganforge sample runs/infogan-mnist --code cat=3,c1=0.5 -n 16 --out threes.png
   ganforge sample runs/infogan-mnist --traverse c1 -n 100 --out c1.png
+  ganforge sample runs/mle-lm-text -n 100 --temperature 0.8 --out samples.txt
 """
 from __future__ import annotations
 
@@ -30,7 +32,7 @@ from ganforge.utils.files import atomic_write, check_output_file, ensure_writabl
 
 HELP = "sample a trained generator to a PNG grid, a folder of PNGs, .npz or .csv"
 MAX_SAMPLES = 10_000_000
-OUTPUT_TYPES = (".png", ".npz", ".csv", ".gif", "")
+OUTPUT_TYPES = (".png", ".npz", ".csv", ".gif", ".txt", "")
 
 
 def add_arguments(p):
@@ -55,6 +57,8 @@ def add_arguments(p):
     knobs.add_argument("--interpolate", default=None, metavar="SEED_A,SEED_B",
                        help="samples along a latent path from SEED_A to SEED_B (style-based)")
     knobs.add_argument("--frames", type=int, default=None, help="with --interpolate: number of frames [default: 24]")
+    knobs.add_argument("--temperature", type=float, default=None, metavar="T",
+                       help="softmax temperature (sequence recipes: below 1, likelier and less diverse)")
 
 
 def parse_codes(text: str | None) -> dict | None:
@@ -85,7 +89,7 @@ def parse_mix(text: str | None, flag: str = "--mix") -> tuple[int, int] | None:
 def knobs_of(args) -> dict:
     return {"truncation": args.truncation, "domain": args.domain, "codes": parse_codes(args.code),
             "prompt": args.prompt, "mix": parse_mix(args.mix), "mix_layers": args.mix_layers,
-            "interpolate": parse_mix(args.interpolate, "--interpolate")}
+            "interpolate": parse_mix(args.interpolate, "--interpolate"), "temperature": args.temperature}
 
 
 def translate_folder(gen, args) -> int:
@@ -156,7 +160,7 @@ def run(args) -> int:
     # The output is checked before loading or sampling anything: its type, and that it can be written.
     out = Path(args.out)
     if out.suffix.lower() not in OUTPUT_TYPES:
-        raise GanforgeError(f"unknown output type {out.suffix!r}; use .png, .npz, .csv, .gif or a folder name.")
+        raise GanforgeError(f"unknown output type {out.suffix!r}; use .png, .npz, .csv, .gif, .txt or a folder name.")
     if out.suffix:
         check_output_file(out, "--out file")
     else:
@@ -176,6 +180,12 @@ def run(args) -> int:
     x, y = gen.sample_with_labels(args.num, seed=args.seed, labels=args.label, **knobs)
     data = gen.dataset
     suffix = out.suffix.lower()
+    if suffix == ".txt":
+        from ganforge.data.text import write_sentences
+
+        write_sentences(data, x, out)
+        print(f"wrote {args.num} sentences to {out}")
+        return 0
     if suffix == ".csv":
         table = data.decode(x, y) if hasattr(data, "transform") else data.decode(x)  # tables decode their labels
         if not hasattr(table, "to_csv"):
@@ -209,6 +219,6 @@ def run(args) -> int:
         for i, image in enumerate(data.from_model(x)):
             save_png(image, out / f"{i:06d}.png")
     else:
-        raise GanforgeError(f"unknown output type {out.suffix!r}; use .png, .npz, .csv, .gif or a folder name.")
+        raise GanforgeError(f"unknown output type {out.suffix!r}; use .png, .npz, .csv, .gif, .txt or a folder name.")
     print(f"wrote {args.num} samples to {out}")
     return 0
