@@ -143,7 +143,7 @@ GROUPS = {"names and keys": [
      "class 10 does not exist"),
     ("sample-zero", ["sample", "{run}", "-n", "0", "--out", "{tmp}/s.npz"], None, "-n must be between"),
     ("sample-huge", ["sample", "{run}", "-n", str(10**12), "--out", "{tmp}/s.npz"], None, "-n must be between"),
-    ("sample-bad-suffix", ["sample", "{cgan}", "--out", "{tmp}/s.gif"], None, "unknown output type '.gif'"),
+    ("sample-bad-suffix", ["sample", "{cgan}", "--out", "{tmp}/s.bmp"], None, "unknown output type '.bmp'"),
     ("sample-png-of-vectors", ["sample", "{run}", "--out", "{tmp}/s.png"], None, "generates vectors"),
     ("sample-text-n", ["sample", "{run}", "-n", "many"], None, "invalid int value: 'many'"),
     ("sample-a-pickle", ["sample", "{setup}", "--out", "{tmp}/s.npz"],
