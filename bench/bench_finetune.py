@@ -31,7 +31,7 @@ VARIANTS = {"scratch": {}, "fine-tune": {"init_from": str(RUNS / "source")},
 
 def main() -> int:
     torch.set_num_threads(1)
-    steps = int(sys.argv[1]) if len(sys.argv) > 1 else 600
+    steps = int(sys.argv[1]) if len(sys.argv) > 1 else 400
     _, dresses, full = split("train")
     _, test_dresses, _ = split("test")
     real = test_dresses.to_model(test_dresses.x[:1000])
