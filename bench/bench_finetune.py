@@ -1,7 +1,7 @@
 """Few-shot adaptation benchmark: Fashion-MNIST all-but-dresses -> dresses with 100 / 300 / 1000 images.
 
-For each target size: train from scratch, fine-tune from the source run (``init_from``) and fine-tune
-with FreezeD (``freeze_d: 1``), all for the same number of steps; FID (classifier features, 1000 EMA
+For each target size: train from scratch, and fine-tune from the source run (``init_from``) with
+FreezeD (``freeze_d: 1``), for the same number of steps; FID (classifier features, 1000 EMA
 samples vs the 1000 test-split dresses). Writes bench/results/finetune.json and docs/img/finetune-fid.png.
 
     nice -n 10 python bench/adapt_pretrain.py && nice -n 10 python bench/bench_finetune.py
@@ -25,13 +25,12 @@ from ganforge.train.trainer import Trainer
 from ganforge.utils.files import atomic_write_text
 
 SIZES = (100, 300, 1000)
-VARIANTS = {"scratch": {}, "fine-tune": {"init_from": str(RUNS / "source")},
-            "FreezeD": {"init_from": str(RUNS / "source"), "freeze_d": 1}}
+VARIANTS = {"scratch": {}, "fine-tune + FreezeD": {"init_from": str(RUNS / "source"), "freeze_d": 1}}
 
 
 def main() -> int:
     torch.set_num_threads(1)
-    steps = int(sys.argv[1]) if len(sys.argv) > 1 else 400
+    steps = int(sys.argv[1]) if len(sys.argv) > 1 else 300
     _, dresses, full = split("train")
     _, test_dresses, _ = split("test")
     real = test_dresses.to_model(test_dresses.x[:1000])

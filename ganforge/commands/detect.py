@@ -12,7 +12,6 @@ examples:
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np

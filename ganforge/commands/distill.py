@@ -30,7 +30,7 @@ def add_arguments(p):
 
 def run(args) -> int:
     from ganforge.commands.common import check_seed
-    from ganforge.distill import distill
+    from ganforge.distillation import distill
     from ganforge.errors import GanforgeError
 
     check_seed(args.seed)

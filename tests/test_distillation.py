@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import pytest
-import torch
 
 import ganforge
 from ganforge.cli import main
 from ganforge.config import make_config
-from ganforge.distill import distill
+from ganforge.distillation import distill
 from ganforge.errors import GanforgeError
 from ganforge.train.trainer import Trainer
 
@@ -54,7 +53,7 @@ def test_student_serves(teacher, tmp_path):
 
 def test_distill_refuses_bad_input(teacher, tmp_path):
     with pytest.raises(GanforgeError, match="width"):
-        distill(teacher, 0, tmp_path / "a")
+        ganforge.distill(teacher, 0, tmp_path / "a")  # the package-level API
     distill(teacher, 4, tmp_path / "b", steps=1)
     with pytest.raises(GanforgeError, match="already holds a run"):
         distill(teacher, 4, tmp_path / "b", steps=1)
