@@ -102,3 +102,13 @@ def test_served_images_carry_the_mark(digits_run):
     images = np.stack([np.asarray(Image.open(io.BytesIO(base64.b64decode(s))))[None] for s in payload["images"]])
     assert Watermark("served-key", 16, 16).verify(images)["detected"].all()
     assert not Watermark("other-key", 16, 16).verify(images)["detected"].any()
+
+
+def test_serve_flag_reaches_the_settings(monkeypatch):
+    from ganforge.cli import build_parser
+    from ganforge.commands.serve import settings_from
+
+    monkeypatch.setenv("SERVE_KEY", "from-env")
+    args = build_parser().parse_args(["serve", "runs/x", "--watermark", "env:SERVE_KEY"])
+    assert settings_from(args).watermark == "from-env"
+    assert settings_from(build_parser().parse_args(["serve", "runs/x"])).watermark is None
