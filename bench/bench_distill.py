@@ -1,5 +1,4 @@
-"""Distillation benchmark: the pretrained source DCGAN (g_width 32) -> students of width 8 (pixel + feature losses,
-without and with the adversarial term).
+"""Distillation benchmark: the pretrained source DCGAN (g_width 32) -> a student of width 8 (pixel + feature losses).
 
 For each: parameters, latency at batch 1 and 64 (PyTorch and ONNX Runtime, 1 and 2 threads, teacher and
 student measured alternately so that load hits both alike) and FID (classifier features, 1000 EMA
@@ -29,7 +28,7 @@ from ganforge.metrics import evaluate
 from ganforge.utils.files import atomic_write_text
 from ganforge.utils.images import save_grid
 
-STUDENTS = {"w8": {"width": 8}, "w8-adv": {"width": 8, "adversarial": 0.05}}
+STUDENTS = {"w8": {"width": 8}}
 
 
 def timed(fn, reps: int) -> list[float]:

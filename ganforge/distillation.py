@@ -92,8 +92,9 @@ def distill(run: str | Path, width: int, out: str | Path, steps: int = 2000, bat
         raise GanforgeError(f"the teacher run {run} has no discriminator to take features from.")
     load_module_state(discriminator, "net.discriminator.", tensors, "discriminator")
     discriminator.eval().requires_grad_(False)
-    features = _Features(discriminator)
+    # the critic is copied before the feature hooks exist (a deep copy would carry them along)
     critic = copy.deepcopy(discriminator).train().requires_grad_(True) if adversarial > 0 else None
+    features = _Features(discriminator)
     t_module = teacher.nets[g_name].eval()
 
     torch.manual_seed(seed)

@@ -45,7 +45,7 @@ def test_student_serves(teacher, tmp_path):
 
     from ganforge.deploy.server import create_app, load_models
 
-    distill(teacher, 4, tmp_path / "s", steps=2)
+    distill(teacher, 4, tmp_path / "s", steps=2, adversarial=0.1)  # with the adversarial term
     with TestClient(create_app(load_models([f"small={tmp_path / 's'}"]))) as client:
         response = client.post("/models/small/sample", json={"n": 4, "format": "png"})
     assert response.status_code == 200 and response.headers["content-type"] == "image/png"
