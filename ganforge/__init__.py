@@ -46,3 +46,11 @@ def export(run, format: str = "onnx", out=None):
     from ganforge.deploy.export import export as _export
 
     return _export(run, format=format, out=out)
+
+
+def distill(run, width: int, out, **options):
+    """Distil a run's generator into a student of generator width ``width``, written as the run folder
+    ``out`` (see ganforge.distillation.distill for the options); returns ``out``."""
+    from ganforge.distillation import distill as _distill
+
+    return _distill(run, width, out, **options)

@@ -68,6 +68,11 @@ class Config:
     ema_start: int = _opt(0, "step at which the EMA starts (before: copies the generator)")
     lr_decay_start: int = _opt(0, "decay every learning rate linearly to 0 from this step to the last (0: off; "
                                   "pix2pix / CycleGAN style)")
+    # --- fine-tuning (docs/ADAPT.md) -----------------------------------------------------
+    init_from: str | None = _opt(None, "start from this run's (or checkpoint's) network weights, matched by name "
+                                       "(fine-tuning; fresh optimisers and step count)")
+    freeze_d: int = _opt(0, "FreezeD: keep the first K blocks of every discriminator fixed (0: off; needs init_from "
+                            "to make sense)")
     # --- regularisers and stabilisers -----------------------------------------------------
     gp_weight: float = _opt(0.0, "gradient penalty weight (WGAN-GP: 10)")
     clip_value: float = _opt(0.0, "critic weight clipping bound (WGAN: 0.01; 0: off)")
@@ -280,7 +285,7 @@ def validate(cfg: Config) -> None:
     if not 0 < cfg.collapse_threshold < 1:
         bad("collapse_threshold", "it must be in (0, 1)")
     for key in ("grad_clip", "gp_weight", "clip_value", "r1_gamma", "instance_noise", "bc_weight",
-                "ema_start", "lr_decay_start", "log_every", "sample_every", "checkpoint_every", "eval_every", "max_rollbacks"):
+                "ema_start", "lr_decay_start", "freeze_d", "log_every", "sample_every", "checkpoint_every", "eval_every", "max_rollbacks"):
         if getattr(cfg, key) < 0:
             bad(key, "it must not be negative")
     if cfg.log_every == 0:

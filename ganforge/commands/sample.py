@@ -43,6 +43,9 @@ def add_arguments(p):
     p.add_argument("--out", default="samples.png", help="output: .png grid, .npz, .csv, or a folder [default: samples.png]")
     p.add_argument("--nrow", type=int, default=None, help="images per grid row")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--watermark", metavar="KEY", default=None,
+                   help="embed an invisible watermark keyed by KEY (or env:NAME) in every image (docs/PROVENANCE.md); "
+                        "check it with `ganforge watermark verify`")
     knobs = p.add_argument_group("inputs and knobs (recipes that take them)")
     knobs.add_argument("--input", metavar="DIR", help="translate every image in DIR (image-input recipes)")
     knobs.add_argument("--truncation", type=float, default=None, metavar="PSI", help="truncation psi (style-based recipes)")
@@ -92,6 +95,17 @@ def knobs_of(args) -> dict:
             "interpolate": parse_mix(args.interpolate, "--interpolate"), "temperature": args.temperature}
 
 
+def marked(images, key: str | None):
+    """uint8 images (n, c, h, w), watermarked with ``key`` when one is given."""
+    if key is None:
+        return images
+    import torch
+
+    from ganforge.provenance.watermark import embed
+
+    return torch.from_numpy(embed(images.numpy(), key))
+
+
 def translate_folder(gen, args) -> int:
     """--input DIR: each image, resized to the model's size, through the recipe; PNGs keep the input names."""
     import torch
@@ -113,7 +127,7 @@ def translate_folder(gen, args) -> int:
     data = gen.dataset
     inputs = torch.stack([torch.from_numpy(decode(f, size, channels)) for f in files])
     out_x = gen.translate(data.to_model(inputs, "image"), seed=args.seed, **knobs)
-    images = data.from_model(out_x, "image")
+    images = marked(data.from_model(out_x, "image"), args.watermark)
     out = Path(args.out)
     if out.suffix.lower() == ".png":
         save_grid(torch.cat([inputs, images]) if inputs.shape == images.shape else images, out,
@@ -165,7 +179,17 @@ def run(args) -> int:
         check_output_file(out, "--out file")
     else:
         ensure_writable_dir(out, "--out folder")
+    key = None
+    if args.watermark is not None:
+        from ganforge.provenance.files import resolve_key
+
+        key = resolve_key(args.watermark)
+        if out.suffix.lower() == ".csv":
+            raise GanforgeError("--watermark marks images; drop it for .csv output.")
     gen = ganforge.load(args.run, device=args.device)
+    if key is not None and gen.dataset.kind != "image":
+        raise GanforgeError("--watermark marks images; this run generates vectors, drop --watermark.")
+    args.watermark = key
     if args.input is not None:
         return translate_folder(gen, args)
     if args.traverse is not None:
@@ -179,6 +203,7 @@ def run(args) -> int:
         return 0
     x, y = gen.sample_with_labels(args.num, seed=args.seed, labels=args.label, **knobs)
     data = gen.dataset
+    decoded = lambda: marked(data.from_model(x), key)  # noqa: E731  (tables decode otherwise)
     suffix = out.suffix.lower()
     if suffix == ".txt":
         from ganforge.data.text import write_sentences
@@ -194,7 +219,7 @@ def run(args) -> int:
             table[data.target] = y.numpy()
         atomic_write(out, lambda tmp: table.to_csv(tmp, index=False))
     elif suffix == ".npz":
-        arrays = {"x": data.from_model(x).numpy()}
+        arrays = {"x": decoded().numpy()}
         if y is not None:
             arrays["y"] = y.numpy()
         atomic_write(out, lambda tmp: np.savez_compressed(open(tmp, "wb"), **arrays))
@@ -209,14 +234,14 @@ def run(args) -> int:
             raise GanforgeError("this run generates vectors, not images; use --out NAME.npz or NAME.csv.")
         from ganforge.utils.images import save_grid
 
-        save_grid(data.from_model(x), out, nrow=min(args.nrow, args.num) if args.nrow else None)
+        save_grid(decoded(), out, nrow=min(args.nrow, args.num) if args.nrow else None)
     elif suffix == "":
         if data.kind != "image":
             raise GanforgeError("this run generates vectors, not images; use --out NAME.npz or NAME.csv.")
         from ganforge.utils.images import save_png
 
         out.mkdir(parents=True, exist_ok=True)
-        for i, image in enumerate(data.from_model(x)):
+        for i, image in enumerate(decoded()):
             save_png(image, out / f"{i:06d}.png")
     else:
         raise GanforgeError(f"unknown output type {out.suffix!r}; use .png, .npz, .csv, .gif, .txt or a folder name.")

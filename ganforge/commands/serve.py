@@ -36,6 +36,9 @@ def add_arguments(p):
     p.add_argument("--port", type=int, default=8000, help="port [default: 8000]")
     p.add_argument("--api-key", default=None, help="require this key (default: $GANFORGE_API_KEY; none: open)")
     p.add_argument("--device", default="cpu", help="where the models run, e.g. cpu, cuda, cuda:1 [default: cpu]")
+    p.add_argument("--watermark", metavar="KEY", default=None,
+                   help="embed an invisible watermark keyed by KEY (or env:NAME) in every image served "
+                        "(docs/PROVENANCE.md; the unscaled images of format json verify directly)")
     limits = p.add_argument_group("limits")
     limits.add_argument("--max-n", type=int, default=256, help="samples per request [default: 256]")
     limits.add_argument("--max-upload-mb", type=float, default=10.0, help="request body size in MiB [default: 10]")
@@ -73,7 +76,12 @@ def settings_from(args):
     key = args.api_key if args.api_key is not None else os.environ.get("GANFORGE_API_KEY") or None
     if key is not None and len(key) < 8:
         raise GanforgeError("the API key is shorter than 8 characters; use a long random one (e.g. `openssl rand -hex 16`).")
-    return Settings(api_key=key, max_n=args.max_n, max_body_bytes=int(args.max_upload_mb * (1 << 20)),
+    mark = None
+    if args.watermark is not None:
+        from ganforge.provenance.files import resolve_key
+
+        mark = resolve_key(args.watermark)
+    return Settings(api_key=key, watermark=mark, max_n=args.max_n, max_body_bytes=int(args.max_upload_mb * (1 << 20)),
                     max_image_pixels=args.max_image_pixels, max_batch=args.max_batch,
                     batch_wait=args.batch_wait_ms / 1000, batching=not args.no_batching, timeout=args.timeout,
                     body_timeout=args.body_timeout, monitor_every=args.monitor_every,

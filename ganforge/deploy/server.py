@@ -65,6 +65,7 @@ class Settings:
     pca_samples: int = 512
     monitor_every: float = 0.0         # seconds between scheduled quality checks (0: on request only)
     monitor_samples: int = 500
+    watermark: str | None = None       # key of the invisible watermark put in every served image (docs/PROVENANCE.md)
 
 
 class RequestError(Exception):
@@ -452,6 +453,13 @@ def create_app(models: dict[str, Any], settings: Settings | None = None):
             raise RequestError(413, f"n={n} is more than this server's limit of {settings.max_n} samples per request "
                                     "(--max-n); ask several times.")
 
+    def watermarked(images: torch.Tensor) -> torch.Tensor:
+        if settings.watermark is None:
+            return images
+        from ganforge.provenance.watermark import embed
+
+        return torch.from_numpy(embed(images.numpy(), settings.watermark))
+
     def images_response(model: ServedModel, x: torch.Tensor, y, fmt: str, nrow=None, extra=None):
         data = model.gen.dataset
         if model.kind != "image":
@@ -467,7 +475,7 @@ def create_app(models: dict[str, Any], settings: Settings | None = None):
                 return Response(buf.getvalue(), media_type="text/csv")
             return JSONResponse({"model": model.name, "samples": values.tolist(),
                                  "labels": None if y is None else y.tolist(), **(extra or {})})
-        images = data.from_model(x)
+        images = watermarked(data.from_model(x))
         if fmt == "png":
             from ganforge.utils.images import make_grid
 
@@ -565,7 +573,7 @@ def create_app(models: dict[str, Any], settings: Settings | None = None):
             x = await run_off_loop(lambda: model.gen.translate(x_in))
         record_samples(name, 1)
         if format == "png":
-            out = model.gen.dataset.from_model(x, "image")[0]
+            out = watermarked(model.gen.dataset.from_model(x, "image"))[0]
             scale = max(1, min(8, 256 // out.shape[-1]))
             return Response(await encode(png_bytes, out, scale), media_type="image/png")
         return await encode(images_response, model, x, None, "json")

@@ -17,7 +17,7 @@ from ganforge.config import Config
 from ganforge.data import Batch, Dataset, load_dataset, make_sampler
 from ganforge.errors import GanforgeError
 from ganforge.recipes import Phase
-from ganforge.train import distributed, guards, run_folder, state
+from ganforge.train import distributed, guards, run_folder, state, transfer
 from ganforge.train.ema import EMA
 from ganforge.train.setup import build_recipe, resolve_device, seed_everything
 from ganforge.train.state import dataset_info  # noqa: F401  (re-exported)
@@ -84,16 +84,25 @@ class Trainer:
         # Everything that can fail on user input happens before the run folder exists.
         self.dataset = dataset if dataset is not None else load_dataset(cfg, "train")
         self.recipe = build_recipe(cfg, self.dataset).to(self.device)
+        # Fine-tuning (ganforge.train.transfer): weights from another run; a resume restores its own instead
+        # (unless the run was stopped before its first checkpoint: then it starts again, from those weights).
+        self.run_dir = None if run_dir is None else Path(cfg.out or f"runs/{cfg.recipe}-{cfg.data}") if run_dir == "auto" else Path(run_dir)
+        resumes_weights = resume and self.run_dir is not None and state.list_checkpoints(self.run_dir)
+        init_tensors = transfer.load_weights(self.recipe, cfg.init_from) if cfg.init_from and not resumes_weights else None
         if cfg.channels_last and self.dataset.kind == "image":
             for net in self.recipe.nets.values():
                 net.to(memory_format=torch.channels_last)
         self.phases = self.recipe.phases()
         self.groups = self.recipe.optimizer_groups()
         self.group_params = {name: guards.group_parameters(self.recipe, name, group) for name, group in self.groups.items()}
+        if cfg.freeze_d:
+            transfer.freeze_discriminators(self.recipe, self.groups, self.group_params, cfg.freeze_d)
         self.optimizers = {name: group.build(self.group_params[name]) for name, group in self.groups.items()}
         # EMAs are only read on rank 0 (samples, evaluation, checkpoints): other ranks skip them.
         self.emas = ({name: EMA(self.recipe.nets[name], cfg.ema_decay, cfg.ema_start) for name in self.recipe.ema_networks}
                      if cfg.ema_decay > 0 and self.dist.rank == 0 else {})
+        if init_tensors is not None:
+            transfer.load_emas(self.emas, init_tensors, cfg.init_from)
         self.sampler = make_sampler(self.dataset, cfg.batch_size, cfg.seed, self.device, self.dist.rank,
                                     self.dist.world_size, channels_last=cfg.channels_last)
         distributed.wrap_recipe(self.recipe, self.dist, cfg)
@@ -105,7 +114,6 @@ class Trainer:
         if self.precision == "bf16":
             self.autocast = lambda: torch.autocast(self.device.type, dtype=torch.bfloat16)
         self.step, self.lr_scale, self.rollbacks = 0, 1.0, 0
-        self.run_dir = None if run_dir is None else Path(cfg.out or f"runs/{cfg.recipe}-{cfg.data}") if run_dir == "auto" else Path(run_dir)
         self.is_main = self.dist.rank == 0
         if self.run_dir is not None and self.is_main:  # an unwritable --out fails before any work
             ensure_writable_dir(self.run_dir, "run folder (--out)")
