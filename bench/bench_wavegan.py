@@ -30,39 +30,28 @@ sys.path.insert(0, str(ROOT))  # this checkout's ganforge, whatever is installed
 
 from ganforge.config import make_config  # noqa: E402
 from ganforge.data import load_dataset  # noqa: E402
-from ganforge.metrics.audio import AudioClassifierExtractor, score_clips  # noqa: E402
-from ganforge.metrics.fid import feature_stats  # noqa: E402
-from ganforge.metrics.inception_score import inception_score  # noqa: E402
+from ganforge.metrics.audio import AudioProtocol  # noqa: E402
 from ganforge.train.callbacks import Callback, sampling_nets  # noqa: E402
 from ganforge.train.trainer import Trainer  # noqa: E402
 
 ANCHORS = {"paper_wavegan_is_sc09": 4.7, "paper_real_is_sc09": 9.18, "issue_goal_conditional_accuracy": 0.80}
 
 
-class Protocol:
-    """The classifier (trained once on the train split) and the test clips' reference statistics."""
-
+class Protocol(AudioProtocol):
     def __init__(self, train, test):
-        self.extractor = AudioClassifierExtractor(dataset=train)
-        feats, logits = self.extractor.extract(test.to_model(test.x))
-        mu, sigma = feature_stats(feats)
-        self.reference = {"mu": mu, "sigma": sigma}
-        train_scores = score_clips(self.extractor, train.to_model(train.x), self.reference, train.y)
-        self.real = {"real_test_is": round(inception_score(logits, 10)[0], 3),
-                     "real_train_is": round(train_scores["is"], 3),
-                     "real_train_vs_test_fd": round(train_scores["fd"], 3),
-                     "classifier_test_accuracy": round(float((logits.argmax(1) == test.y).float().mean()), 4)}
+        super().__init__(train, test)
+        self.real = {k: round(v, 4) for k, v in self.real.items()}
 
     def score(self, recipe, n, nets=None, seed=0):
-        samples = recipe.sample(n, seed=seed, nets=nets)
-        return {k: round(v, 4) for k, v in score_clips(self.extractor, samples.x, self.reference, samples.y).items()}
+        return {k: round(v, 4) for k, v in super().score(recipe, n, seed, nets).items()}
 
 
 class Curve(Callback):
     """Protocol scores every ``every`` steps (their CPU time is subtracted from the training time)."""
 
-    def __init__(self, protocol, every, n):
+    def __init__(self, protocol, every, n, partial=None):
         self.protocol, self.every, self.n, self.points, self.spent = protocol, every, n, [], 0.0
+        self.partial = partial
 
     def on_step(self, trainer):
         if self.every and trainer.step % self.every == 0 and trainer.step < trainer.cfg.steps:
@@ -71,6 +60,8 @@ class Curve(Callback):
                                                                               sampling_nets(trainer))})
             self.spent += time.process_time() - start
             print(json.dumps(self.points[-1]), flush=True)
+            if self.partial:  # a long run on a loaded machine leaves its curve behind even if stopped
+                Path(self.partial).write_text(json.dumps(self.points, indent=1))
 
 
 def machine():
@@ -110,7 +101,7 @@ def main():
     protocol = Protocol(train, test)
     classifier_cpu = time.process_time() - start
     print(json.dumps(protocol.real), flush=True)
-    curve = Curve(protocol, a.every, min(a.samples, 500))
+    curve = Curve(protocol, a.every, min(a.samples, 500), a.out and a.out + ".partial")
     trainer = Trainer(cfg, run_dir=a.run, dataset=train, extra_callbacks=[curve]) if a.run else \
         Trainer(cfg, run_dir=None, dataset=train, callbacks=[curve])
     untrained = protocol.score(trainer.recipe, a.samples)  # the control: the same check at step 0
