@@ -88,6 +88,7 @@ def main():
     p.add_argument("--samples", type=int, default=1000, help="generated clips scored at the end")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--run", default=None, help="run folder (kept, for `ganforge sample`); default: none")
+    p.add_argument("--resume", action="store_true", help="continue the run in --run up to --steps")
     p.add_argument("--grid", default=None, help="write a spectrogram grid of the final samples here")
     p.add_argument("--out", default=None, help="append the result to this JSON file")
     a = p.parse_args()
@@ -102,9 +103,10 @@ def main():
     classifier_cpu = time.process_time() - start
     print(json.dumps(protocol.real), flush=True)
     curve = Curve(protocol, a.every, min(a.samples, 500), a.out and a.out + ".partial")
-    trainer = Trainer(cfg, run_dir=a.run, dataset=train, extra_callbacks=[curve]) if a.run else \
+    trainer = Trainer(cfg, run_dir=a.run, dataset=train, extra_callbacks=[curve], resume=a.resume) if a.run else \
         Trainer(cfg, run_dir=None, dataset=train, callbacks=[curve])
-    untrained = protocol.score(trainer.recipe, a.samples)  # the control: the same check at step 0
+    # the control: the same check at step 0 (None when resuming: the networks are no longer untrained)
+    untrained = None if a.resume else protocol.score(trainer.recipe, a.samples)
     cpu, wall = time.process_time(), time.time()
     trainer.fit()
     cpu, wall = time.process_time() - cpu - curve.spent, time.time() - wall
@@ -115,7 +117,7 @@ def main():
         shown = trainer.recipe.sample(20, seed=1, nets=sampling_nets(trainer))  # conditional: digits 0..9 twice
         save_spectrogram_grid(shown.x, a.grid, a.rate, nrow=10)
     result = {"recipe": a.recipe, "setting": {"sample_rate": a.rate, "length": a.length, "model_size_d": a.width,
-                                              "batch_size": a.batch_size, "steps": a.steps, "seed": a.seed,
+                                              "batch_size": a.batch_size, "steps": a.steps, "seed": a.seed, "resumed": a.resume,
                                               "n_critic": cfg.n_critic, "lr": cfg.lr_g, "betas": [cfg.beta1, cfg.beta2],
                                               "gp_weight": cfg.gp_weight, "samples_scored": a.samples,
                                               "paper_setting": a.rate == 16000 and a.length == 16384 and a.width == 64},

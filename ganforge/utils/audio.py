@@ -55,4 +55,5 @@ def save_spectrogram_grid(clips, path: str | os.PathLike, rate: int, nrow: int |
     """A PNG grid of the clips' spectrograms (one tile per clip, row-major like the image grids)."""
     tiles = np.stack([spectrogram(c, rate) for c in clips])
     grid = make_grid(torch.from_numpy(tiles).permute(0, 3, 1, 2), nrow or int(math.ceil(math.sqrt(len(tiles)))))
-    atomic_write(path, lambda tmp: to_pil(grid).save(tmp, format="PNG"))
+    # a palette PNG: the colour map has 256 colours, so this loses nothing and is far smaller than RGB
+    atomic_write(path, lambda tmp: to_pil(grid).quantize(256).save(tmp, format="PNG", optimize=True))
