@@ -32,7 +32,7 @@ from ganforge.utils.files import atomic_write, check_output_file, ensure_writabl
 
 HELP = "sample a trained generator to a PNG grid, a folder of PNGs, .npz or .csv"
 MAX_SAMPLES = 10_000_000
-OUTPUT_TYPES = (".png", ".npz", ".csv", ".gif", ".txt", "")
+OUTPUT_TYPES = (".png", ".npz", ".csv", ".gif", ".txt", ".wav", "")  # .wav: audio runs
 
 
 def add_arguments(p):
@@ -195,6 +195,10 @@ def run(args) -> int:
     if args.traverse is not None:
         return traversal_grid(gen, args)
     knobs = knobs_of(args)
+    if gen.dataset.kind == "audio" and out.suffix.lower() != ".npz":  # WAVs + spectrograms (ganforge.audio_sampling)
+        from ganforge.audio_sampling import write_audio
+
+        return write_audio(gen, args, knobs)
     if Path(args.out).suffix.lower() == ".csv" and hasattr(gen.recipe, "sample_frame"):
         # tables (tabular-gan): rows distributed like the data, decoded to the original columns and dtypes
         table = gen.recipe.sample_frame(args.num, seed=args.seed, label=args.label)

@@ -17,7 +17,7 @@ RESTORERS: dict = {}
 
 # Each module registers its loaders on import. Adding a dataset = one module + one line here.
 for _module in ("digits", "idx", "cifar", "image_folder", "toy", "tabular", "moons", "paired", "unpaired", "domains",
-                "stacked_mnist", "text"):
+                "stacked_mnist", "text", "audio"):
     try:
         importlib.import_module(f"ganforge.data.{_module}")
     except ModuleNotFoundError as e:  # a module not written yet must not break the others
@@ -56,7 +56,7 @@ def restore_dataset(info: dict) -> Dataset:
 
     if info["name"] in RESTORERS:
         return RESTORERS[info["name"]](info)
-    dtype = lambda name: getattr(torch, name if name in ("uint8", "float32", "float64", "int64", "float16", "bfloat16")  # noqa: E731
+    dtype = lambda name: getattr(torch, name if name in ("uint8", "int16", "float32", "float64", "int64", "float16", "bfloat16")  # noqa: E731
                                  else "float32")
     x = torch.zeros(1, *info["shape"], dtype=dtype(info.get("dtype", "float32")))
     y = torch.zeros(1, dtype=torch.long) if info.get("num_classes") else None

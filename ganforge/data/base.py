@@ -29,7 +29,7 @@ KINDS = {
     "label_map": "int64 (H, W) per-pixel class ids",
     "tokens": "int64 (T,) token ids (never cast to float)",
     "embedding": "float32 (E,) a precomputed embedding (e.g. of a caption)",
-    "audio": "float32 (S,) or (C, S) waveform in [-1, 1]",
+    "audio": "int16 PCM (C, S) in data space (float32 in [-1, 1] accepted); float in [-1, 1] in model space",
     "mask": "float32 (1, H, W) in {0, 1}",
 }
 
@@ -197,6 +197,8 @@ def to_model(x: torch.Tensor, kind: str) -> torch.Tensor:
         return x.float().div_(127.5).sub_(1.0) if x.dtype == torch.uint8 else x.float()
     if kind in INTEGER_KINDS:
         return x.long()
+    if kind == "audio" and x.dtype == torch.int16:
+        return x.float().div_(32768.0)
     return x.float()
 
 
@@ -205,6 +207,8 @@ def from_model(x: torch.Tensor, kind: str) -> torch.Tensor:
         return ((x.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).cpu()
     if kind in INTEGER_KINDS:
         return x.detach().long().cpu()
+    if kind == "audio":  # 16-bit PCM, like the clips it was read from
+        return (x.detach().float().clamp(-1, 1) * 32767).round().to(torch.int16).cpu()
     return x.detach().float().cpu()
 
 

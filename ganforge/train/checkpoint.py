@@ -120,7 +120,7 @@ def prune_checkpoints(run_dir: str | Path, keep: int) -> None:
             path.unlink(missing_ok=True)
 
 
-_DTYPES = ("uint8", "float32", "float64", "int64", "float16", "bfloat16")
+_DTYPES = ("uint8", "int16", "float32", "float64", "int64", "float16", "bfloat16")
 MAX_SAMPLE_ELEMENTS = 1 << 28  # per-sample size a checkpoint may declare (a 16k x 16k RGB image is 0.8e9: refused)
 
 
