@@ -174,7 +174,7 @@ def run(args) -> int:
     # The output is checked before loading or sampling anything: its type, and that it can be written.
     out = Path(args.out)
     if out.suffix.lower() not in OUTPUT_TYPES:
-        raise GanforgeError(f"unknown output type {out.suffix!r}; use .png, .npz, .csv, .gif, .txt or a folder name.")
+        raise GanforgeError(f"unknown output type {out.suffix!r}; use .png, .npz, .csv, .gif, .txt, .wav or a folder name.")
     if out.suffix:
         check_output_file(out, "--out file")
     else:
@@ -248,6 +248,6 @@ def run(args) -> int:
         for i, image in enumerate(decoded()):
             save_png(image, out / f"{i:06d}.png")
     else:
-        raise GanforgeError(f"unknown output type {out.suffix!r}; use .png, .npz, .csv, .gif, .txt or a folder name.")
+        raise GanforgeError(f"unknown output type {out.suffix!r}; use .png, .npz, .csv, .gif, .txt, .wav or a folder name.")
     print(f"wrote {args.num} samples to {out}")
     return 0
