@@ -14,13 +14,19 @@ it does not know are dropped, as for prompts).
 
     matcher = load_matcher("runs/matcher")
     r_precision(images, captions, matcher)        # {"r_precision": ..., "chance": 0.01, ...}
+
+From the command line (one image per test caption; FID / KID against the test images need
+``--extractor inception``, captioned data has no class labels for the classifier extractor)::
+
+    ganforge eval runs/stackgan --metrics r_precision,fid --extractor inception --matcher runs/matcher
 """
 from __future__ import annotations
 
 import torch
 
-from ganforge.data.captions import encode, tokenize
+from ganforge.data.captions import decode, encode, tokenize
 from ganforge.errors import GanforgeError
+from ganforge.metrics import METRICS
 from ganforge.nets.text import similarity
 
 
@@ -64,8 +70,8 @@ def r_precision(images: torch.Tensor, captions: list[str], matcher: Matcher, can
                             f"{len(captions)} captions.")
     pool = sorted(set(captions))
     if len(pool) < candidates:
-        raise GanforgeError(f"R-precision with {candidates} candidates needs at least that many distinct captions; "
-                            f"there are {len(pool)} (lower candidates).")
+        raise GanforgeError(f"R-precision ranks each caption among {candidates} candidates, so it needs at least "
+                            f"{candidates} distinct captions; there are {len(pool)}.")
     pool_emb = matcher.embed_captions(pool)
     index = {c: i for i, c in enumerate(pool)}
     sims = similarity(matcher.embed_images(images), pool_emb)          # (N images, pool)
@@ -79,3 +85,30 @@ def r_precision(images: torch.Tensor, captions: list[str], matcher: Matcher, can
         hits.append(bool(scores[0] > scores[1:].max()))
     value = sum(hits) / len(hits)
     return {"r_precision": value, "chance": 1.0 / candidates, "images": len(hits), "candidates": candidates}
+
+
+@METRICS.register("r_precision")
+def _r_precision_metric(ctx) -> dict[str, float]:
+    captions, matcher = ctx.options.get("captions"), ctx.options.get("matcher")
+    if captions is None or matcher is None:
+        raise GanforgeError("r_precision scores a text-to-image run with an image-text matching model: ganforge eval "
+                            "RUN --metrics r_precision --matcher MATCHER_RUN (a --recipe text-encoder run).")
+    matcher = matcher if isinstance(matcher, Matcher) else load_matcher(matcher)
+    out = r_precision(ctx.fake, captions, matcher, int(ctx.options.get("candidates", 100)), int(ctx.options.get("seed", 0)))
+    return {"r_precision": out["r_precision"]}
+
+
+def evaluate_text_to_image(gen, reference, metrics, matcher=None, samples: int | None = None, **options):
+    """One image per caption of ``reference`` (a captioned split; ``samples`` of them, seeded), scored with
+    ``metrics`` (r_precision with ``matcher``; FID etc. against the split's images). (results, protocol)."""
+    from ganforge.metrics import evaluate
+
+    tokens = reference.fields["caption"]
+    keep = torch.arange(len(tokens))
+    if samples is not None and samples < len(tokens):
+        keep = torch.randperm(len(tokens), generator=torch.Generator().manual_seed(int(options.get("seed", 0))))[:samples]
+    fake = gen.recipe.sample(len(keep), seed=int(options.get("seed", 0)), nets=gen.nets, prompt=tokens[keep]).x
+    captions = decode(tokens[keep], reference.meta["vocab"])
+    results = evaluate(fake, reference.to_model(reference.x), metrics, captions=captions, matcher=matcher,
+                       real_samples=len(reference), **options)
+    return results, {"n_fake": len(fake), "n_real": len(reference), "matcher": str(matcher) if matcher else None}

@@ -97,6 +97,14 @@ def test_prompts_through_the_api_and_the_cli(captioned, tmp_path, capsys):
     assert Image.open(tmp_path / "grid.png").size[0] > 16
     assert main(["sample", str(tmp_path / "run"), "--prompt", "xyzzy", "-n", "4", "--out", str(tmp_path / "g.png")]) == 2
     assert "no word the model was trained on" in capsys.readouterr().err
+    # ganforge eval: one image per caption, scored by a matching model (9 captions: too few for 100 candidates)
+    matcher = make_config({**TINY, "recipe": "text-encoder", "data_dir": str(captioned), "steps": 2,
+                           "out": str(tmp_path / "matcher"), "options": {"images": "img"}})
+    Trainer(matcher, callbacks=[]).fit()
+    argv = ["eval", str(tmp_path / "run"), "--metrics", "r_precision", "--reference", "train"]
+    assert main(argv) == 2 and "--matcher MATCHER_RUN" in capsys.readouterr().err
+    assert main(argv + ["--matcher", str(tmp_path / "matcher")]) == 2
+    assert "needs at least 100 distinct captions; there are 8" in capsys.readouterr().err
 
 
 def test_wrong_data_and_stage_lengths_are_clear_errors(captioned, tmp_path):
@@ -104,3 +112,48 @@ def test_wrong_data_and_stage_lengths_are_clear_errors(captioned, tmp_path):
         Trainer(make_config({**TINY, "data": "digits", "steps": 10, "out": str(tmp_path / "d")}), run_dir=None)
     with pytest.raises(GanforgeError, match="encoder_steps \\(0\\) >= 1"):
         Trainer(_cfg(captioned, tmp_path / "s", options={"images": "img", "encoder_steps": 0}), run_dir=None)
+
+
+COLOURS = ("red", "blue", "green", "yellow", "orange", "purple", "brown")
+SHAPES = ("heart", "circle", "square", "hexagon")
+
+
+@pytest.fixture(scope="module")
+def colour_captions(tmp_path_factory):
+    """The 73 OpenMoji training images whose caption names a colour (hearts, circles, squares, flags, ...)."""
+    import pandas as pd
+
+    root = SHARED_DATA / "emoji" / "openmoji"
+    if not (root / "metadata.csv").is_file():
+        pytest.skip(f"emoji data not found at {root}; set GANFORGE_TEST_DATA")
+    table = pd.read_csv(root / "metadata.csv", dtype=str, keep_default_na=False)
+    named = table.annotation.str.lower().str.contains(r"\b(?:" + "|".join(COLOURS) + r")\b")
+    table = table[named & (table.skintone == "") & (table.split == "train")]
+    folder = tmp_path_factory.mktemp("colours")
+    table[["file", "annotation"]].to_csv(folder / "metadata.csv", index=False)
+    return folder, root / "color"
+
+
+def redness(recipe, colour: str, stage: int = 2) -> float:
+    """Mean red minus blue channel of 64 images drawn for "<colour> heart/circle/square/hexagon"."""
+    x = torch.cat([recipe.sample(16, seed=1, prompt=f"{colour} {shape}", stage=stage).x for shape in SHAPES])
+    return float((x[:, 0] - x[:, 2]).mean())
+
+
+def test_generated_colours_follow_the_caption(colour_captions):
+    """16x16 images (stage I at 8x8), tiny widths, 100 + 250 + 300 steps at lr 5e-4 (a CPU budget of ~35 s):
+    "red ..." prompts give redder images than "blue ..." ones at both stages; the untrained generator
+    (same text encoder) does not tell them apart."""
+    folder, images = colour_captions
+    cfg = make_config({**QUIET, "recipe": "stackgan", "data": "captions", "data_dir": str(folder), "image_size": 16,
+                       "steps": 650, "batch_size": 16, "g_width": 16, "d_width": 16, "z_dim": 16, "lr_g": 5e-4,
+                       "lr_d": 5e-4, "seed": 0, "options": {"images": str(images), "caption_column": "annotation",
+                                                            "encoder_steps": 100, "stage1_steps": 250}})
+    with one_thread():
+        trainer = Trainer(cfg, run_dir=None, dataset=load_dataset(cfg), callbacks=[])
+        control = redness(trainer.recipe, "red") - redness(trainer.recipe, "blue")
+        trainer.fit()
+    recipe = trainer.recipe
+    stage1 = redness(recipe, "red", 1) - redness(recipe, "blue", 1)
+    stage2 = redness(recipe, "red") - redness(recipe, "blue")
+    assert abs(control) < 0.01 and stage1 > 0.15 and stage2 > 0.04, (control, stage1, stage2)
