@@ -7,6 +7,7 @@ examples:
   ganforge eval runs/dcgan-digits --metrics fid,kid,pr,dc
   ganforge eval runs/dcgan-fashion-mnist --extractor inception --samples 10000 --reference test
   ganforge eval runs/gan-toy-ring --metrics modes --samples 2500
+  ganforge eval runs/stackgan --metrics r_precision,fid --extractor inception --matcher runs/matcher
   ganforge eval --real real_pngs/ --fake fake.npz --extractor inception --json
 """
 from __future__ import annotations
@@ -51,6 +52,8 @@ def add_arguments(p):
     p.add_argument("--baseline", choices=("identity", "mean", "bicubic"), default=None, help="translation runs: "
                    "score the identity map, the mean training target or (super-resolution) bicubic upsampling "
                    "instead of the model (for comparison)")
+    p.add_argument("--matcher", metavar="RUN", help="text-to-image runs: the image-text matching model (a --recipe "
+                   "text-encoder run) that scores r_precision")
     p.add_argument("--json", action="store_true", help="print the results as one JSON object on the last line")
 
 
@@ -100,6 +103,13 @@ def _evaluate_run(args, options: dict):
                          **protocol}
     if args.baseline:
         raise GanforgeError("--baseline is for translation runs (pix2pix, cyclegan, ...).")
+    if gen.task == "text":  # text-to-image: one image per held-out caption
+        from ganforge.metrics.rprecision import evaluate_text_to_image
+
+        results, protocol = evaluate_text_to_image(gen, reference, args.metrics, matcher=args.matcher,
+                                                   samples=args.samples, extractor=args.extractor, **options)
+        return results, {"run": str(args.run), "step": gen.step, "data": cfg.data, "reference": args.reference,
+                         **protocol}
     fake = gen.sample(args.samples, seed=args.seed)
     results = evaluate(fake, reference, args.metrics, extractor=args.extractor, generator=gen,
                        train_dataset=train, real_samples=args.real_samples or args.samples, **options)
