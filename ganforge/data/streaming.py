@@ -139,7 +139,9 @@ class StreamingSampler(BatchSampler):
 
     def _start(self):
         images = _Images(self.dataset.x)
-        kwargs = {"num_workers": self.workers}
+        # Its own generator: a DataLoader draws a base seed when iterated, which from the global RNG would
+        # shift the training's latents away from the in-memory run's.
+        kwargs = {"num_workers": self.workers, "generator": torch.Generator().manual_seed(0)}
         if self.workers:
             kwargs.update(prefetch_factor=self.prefetch, persistent_workers=False)
         loader = torch.utils.data.DataLoader(images, batch_sampler=self._batches(self._drawn), **kwargs)
