@@ -236,8 +236,8 @@ class PackedReader:
         size, channels = self.index["size"], self.index["channels"]
         try:
             with Image.open(io.BytesIO(self.read_bytes(name))) as image:
-                image.load()
-                array = np.asarray(image.convert("L" if channels == 1 else "RGB"))
+                mode = "L" if channels == 1 else "RGB"
+                array = np.asarray(image if image.mode == mode else image.convert(mode))
         except (OSError, ValueError, SyntaxError) as e:
             raise GanforgeError(f"packed dataset {self.path}: {name} is not a valid PNG ({e}); repack it.") from None
         if array.shape[:2] != (size, size):
