@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from ganforge.config import make_config  # noqa: E402
-from ganforge.data import load_dataset, make_sampler  # noqa: E402
+from ganforge.data import load_dataset  # noqa: E402
 
 RESULTS, IMG = ROOT / "bench" / "results", ROOT / "docs" / "img"
 
