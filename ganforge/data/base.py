@@ -256,22 +256,31 @@ class BatchSampler:
         self._epoch, self._order = -1, None
         tensors = {"x": dataset.x, "y": dataset.y, **dataset.fields}
         self.kinds = {name: dataset.field_kind(name) for name, t in tensors.items() if t is not None}
-        # Pinned host -> device copies only pay off on accelerators.
-        self._tensors = {name: t if self.device.type == "cpu" else t.to(self.device)
-                         for name, t in tensors.items() if t is not None}
+        self._tensors = {name: staged for name, t in tensors.items()
+                         if t is not None and (staged := self._stage(name, t)) is not None}
+        self._index_device = torch.device("cpu") if self.device.type == "cpu" else self.device
+
+    def _stage(self, name: str, tensor) -> torch.Tensor | None:
+        """Where a field's data lives while training (None: the sampler reads it itself, e.g. from disk).
+        Pinned host -> device copies only pay off on accelerators: on one, the whole field moves there."""
+        return tensor if self.device.type == "cpu" else tensor.to(self.device)
 
     def _epoch_order(self, epoch: int) -> torch.Tensor:
         if epoch != self._epoch:
             g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
             perm = torch.randperm(len(self.dataset), generator=g)
             per_rank = len(self.dataset) // self.world_size
-            self._order = perm[self.rank * per_rank:(self.rank + 1) * per_rank].to(self._tensors["x"].device)
+            self._order = perm[self.rank * per_rank:(self.rank + 1) * per_rank].to(self._index_device)
             self._epoch = epoch
         return self._order
 
+    def indices_at(self, position: int) -> torch.Tensor:
+        """The sample indices of the ``position``-th batch this rank draws (a pure function of it)."""
+        epoch, i = divmod(position, self.batches_per_epoch)
+        return self._epoch_order(epoch)[i * self.batch_size:(i + 1) * self.batch_size]
+
     def next(self) -> Batch:
-        epoch, i = divmod(self.drawn, self.batches_per_epoch)
-        idx = self._epoch_order(epoch)[i * self.batch_size:(i + 1) * self.batch_size]
+        idx = self.indices_at(self.drawn)
         self.drawn += 1
         fields = {}
         for name, tensor in self._tensors.items():
