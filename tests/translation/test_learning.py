@@ -113,3 +113,23 @@ def test_srgan_beats_bicubic_after_mse_pretraining(shared_data):
     model, bicubic, cpu = _sr("srgan", shared_data, steps=450, options={"blocks": 4, "pretrain_steps": 300})
     print(f"srgan cpu {cpu:.0f}s model {model} bicubic {bicubic}")
     assert model["psnr_y"] > bicubic["psnr_y"] + 1.0 and model["ssim_y"] > bicubic["ssim_y"]
+
+
+def test_esrgan_beats_bicubic_after_l1_pretraining(shared_data):
+    """RRDB G: 300 L1 steps (the PSNR-oriented model), then 150 relativistic-GAN steps (5e-3 RaGAN + 1e-2 L1;
+    no perceptual network offline)."""
+    model, bicubic, cpu = _sr("esrgan", shared_data, steps=450,
+                              options={"blocks": 1, "growth": 16, "pretrain_steps": 300})
+    print(f"esrgan cpu {cpu:.0f}s model {model} bicubic {bicubic}")
+    assert model["psnr_y"] > bicubic["psnr_y"] + 1.0 and model["ssim_y"] > bicubic["ssim_y"]
+
+
+def test_discogan_translates_twemoji_closer_to_noto(emoji):
+    """Unpaired Twemoji -> Noto with DiscoGAN's bottleneck generators, 218 held-out emoji scored against
+    their known Noto counterparts."""
+    trainer, test, cpu = _train(recipe="discogan", data="unpaired-folder", data_dir=str(emoji / "vendors"),
+                                target="noto", options={"source": "twemoji", "gan_curriculum": 150}, steps=300,
+                                batch_size=16, g_width=16, d_width=16, seed=0)
+    model, identity, mean = _scores(trainer, test)
+    print(f"discogan cpu {cpu:.0f}s model {model} identity {identity} mean {mean}")
+    assert model["l1"] < mean["l1"] - 0.03 and model["psnr"] > mean["psnr"] + 0.3
