@@ -12,6 +12,7 @@ examples:
   ganforge sample runs/cgan-mnist --class 3 -n 100 --out threes/
   ganforge sample runs/tab -n 10000 --out synth.csv
   ganforge sample runs/pix2pix --input photos/ --out translated/
+  ganforge sample runs/inpaint --input photos/ --mask holes/ --out filled/
 """
 from __future__ import annotations
 
@@ -38,6 +39,8 @@ def add_arguments(p):
     p.add_argument("--device", default="cpu")
     knobs = p.add_argument_group("inputs and knobs (recipes that take them)")
     knobs.add_argument("--input", metavar="DIR", help="translate every image in DIR (image-input recipes)")
+    knobs.add_argument("--mask", metavar="DIR", help="inpainting: a mask PNG per --input image, same name (white = hole; "
+                       "default: random masks from --seed)")
     knobs.add_argument("--truncation", type=float, default=None, metavar="PSI", help="truncation psi (style-based recipes)")
     knobs.add_argument("--domain", default=None, help="target domain name (multi-domain recipes)")
     knobs.add_argument("--code", default=None, metavar="K=V,...", help="latent codes, e.g. cat=3,c1=0.5 (InfoGAN)")
@@ -88,7 +91,12 @@ def translate_folder(gen, args) -> int:
     files = list_images(folder)
     if not files:
         raise GanforgeError(f"--input {folder} holds no images (PNG, JPEG, ...); put the images to translate there.")
-    knobs = gen.recipe.check_knobs({"inputs": True, **knobs_of(args)})
+    masks = None
+    if args.mask is not None:
+        from ganforge.data.masks import read_masks
+
+        masks = read_masks(args.mask, [f.stem for f in files], gen.dataset.shape[-1])
+    knobs = gen.recipe.check_knobs({"inputs": True, "masks": masks, **knobs_of(args)})
     knobs.pop("inputs")
     channels, size = gen.dataset.shape[0], gen.dataset.shape[-1]
     if hasattr(gen.recipe, "input_shape"):  # translation recipes: the input's size (super-resolution: smaller)
@@ -128,6 +136,8 @@ def run(args) -> int:
         check_output_file(out, "--out file")
     else:
         ensure_writable_dir(out, "--out folder")
+    if args.mask is not None and args.input is None:
+        raise GanforgeError("--mask goes with --input DIR: the images whose holes the masks mark.")
     gen = ganforge.load(args.run, device=args.device)
     if args.input is not None:
         return translate_folder(gen, args)

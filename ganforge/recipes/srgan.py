@@ -132,7 +132,7 @@ class SRResNetRecipe(ImageToImage):
     def eval_reference(self, dataset):
         return dataset.to_model(dataset.x, "image")
 
-    def baseline(self, name: str, inputs: torch.Tensor):
+    def baseline(self, name: str, inputs: torch.Tensor, **knobs):
         if name == "bicubic":
             return bicubic_up(inputs, self.options.scale)
         return None
