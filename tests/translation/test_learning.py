@@ -116,8 +116,9 @@ def test_srgan_beats_bicubic_after_mse_pretraining(shared_data):
 
 
 def test_esrgan_beats_bicubic_after_l1_pretraining(shared_data):
-    """RRDB G: 300 L1 steps (the PSNR-oriented model), then 150 relativistic-GAN steps (5e-3 RaGAN + 1e-2 L1;
-    no perceptual network offline)."""
+    """RRDB G: 300 L1 steps (the PSNR-oriented model), then 150 relativistic-GAN steps (5e-3 RaGAN + 1e-2 L1 +
+    the pixel L1 in place of the perceptual term: no VGG offline). Measured (53 CPU-s): PSNR_y 17.56 vs bicubic
+    15.96, SSIM_y 0.536 vs 0.447."""
     model, bicubic, cpu = _sr("esrgan", shared_data, steps=450,
                               options={"blocks": 1, "growth": 16, "pretrain_steps": 300})
     print(f"esrgan cpu {cpu:.0f}s model {model} bicubic {bicubic}")
@@ -126,10 +127,12 @@ def test_esrgan_beats_bicubic_after_l1_pretraining(shared_data):
 
 def test_discogan_translates_twemoji_closer_to_noto(emoji):
     """Unpaired Twemoji -> Noto with DiscoGAN's bottleneck generators, 218 held-out emoji scored against
-    their known Noto counterparts."""
+    their known Noto counterparts. Measured (300 steps = 100 D + 200 G steps, 62 CPU-s): L1 0.367 vs mean
+    image 0.444, PSNR 12.49 vs 11.28 (identity, L1 0.346, not beaten: as CycleGAN at this budget). At the
+    default lr 2e-4 with a 150-step curriculum the outputs were still worse than the mean image (L1 0.567)."""
     trainer, test, cpu = _train(recipe="discogan", data="unpaired-folder", data_dir=str(emoji / "vendors"),
-                                target="noto", options={"source": "twemoji", "gan_curriculum": 150}, steps=300,
-                                batch_size=16, g_width=16, d_width=16, seed=0)
+                                target="noto", options={"source": "twemoji", "gan_curriculum": 60}, steps=300,
+                                batch_size=16, g_width=16, d_width=16, lr_g=1e-3, lr_d=1e-3, seed=0)
     model, identity, mean = _scores(trainer, test)
     print(f"discogan cpu {cpu:.0f}s model {model} identity {identity} mean {mean}")
     assert model["l1"] < mean["l1"] - 0.03 and model["psnr"] > mean["psnr"] + 0.3
