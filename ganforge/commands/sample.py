@@ -102,12 +102,16 @@ def translate_folder(gen, args) -> int:
     if hasattr(gen.recipe, "input_shape"):  # translation recipes: the input's size (super-resolution: smaller)
         channels, size = gen.recipe.input_shape()[0], gen.recipe.input_shape()[-1]
     data = gen.dataset
-    inputs = torch.stack([torch.from_numpy(decode(f, size, channels)) for f in files])
-    out_x = gen.translate(data.to_model(inputs, "image"), seed=args.seed, **knobs)
+    if hasattr(gen.recipe, "read_inputs"):  # label maps (SPADE): class ids read exactly, not pixels
+        inputs = None
+        out_x = gen.translate(gen.recipe.read_inputs(files), seed=args.seed, **knobs)
+    else:
+        inputs = torch.stack([torch.from_numpy(decode(f, size, channels)) for f in files])
+        out_x = gen.translate(data.to_model(inputs, "image"), seed=args.seed, **knobs)
     images = data.from_model(out_x, "image")
     out = Path(args.out)
     if out.suffix.lower() == ".png":
-        save_grid(torch.cat([inputs, images]) if inputs.shape == images.shape else images, out,
+        save_grid(torch.cat([inputs, images]) if inputs is not None and inputs.shape == images.shape else images, out,
                   nrow=args.nrow or len(files))
     elif out.suffix == "":
         out.mkdir(parents=True, exist_ok=True)
