@@ -146,3 +146,10 @@ def _register():
 
 
 _register()
+
+
+def palette_consistency(images: torch.Tensor, maps: torch.Tensor, palette: str = "openmoji") -> float:
+    """The fraction of pixels of uint8 images (N, 3, H, W) whose nearest palette colour is the class their
+    label map asks for: for maps derived by palette, how faithfully an image follows its map (the
+    analogue of the segmentation-accuracy protocol of SPADE, which needs a pretrained segmenter)."""
+    return float((derive_maps(images, parse_palette(palette)) == maps).float().mean())
