@@ -95,7 +95,7 @@ class TrainedGenerator:
 
     def translate(self, inputs: torch.Tensor, seed: int = 0, **knobs) -> torch.Tensor:
         """Outputs for input samples (model space, e.g. images in [-1, 1]), for image-input recipes."""
-        if self.recipe.task not in ("image", "audio", "sequence"):
+        if self.recipe.task not in ("image", "label_map", "audio", "sequence"):
             raise GanforgeError(f"recipe {self.config.recipe!r} generates from {self.recipe.task}, not from inputs; "
                                 f"use sample() (the CLI without --input).")
         return self.sample(len(inputs), seed=seed, inputs=inputs, **knobs)

@@ -49,8 +49,9 @@ def add_arguments(p):
     p.add_argument("--batch-size", type=int, default=50, help="extraction batch size [default: 50]")
     p.add_argument("--seed", type=int, default=0, help="sampling / subset seed [default: 0]")
     p.add_argument("--device", default="cpu")
-    p.add_argument("--baseline", choices=("identity", "mean", "bicubic"), default=None, help="translation runs: "
-                   "score the identity map, the mean training target or (super-resolution) bicubic upsampling "
+    p.add_argument("--baseline", choices=("identity", "mean", "bicubic", "fill"), default=None, help="translation runs: "
+                   "score the identity map, the mean training target, (super-resolution) bicubic upsampling or "
+                   "(inpainting) holes filled with the mean training image "
                    "instead of the model (for comparison)")
     p.add_argument("--matcher", metavar="RUN", help="text-to-image runs: the image-text matching model (a --recipe "
                    "text-encoder run) that scores r_precision")

@@ -19,6 +19,7 @@ examples:
   ganforge sample runs/infogan-mnist --code cat=3,c1=0.5 -n 16 --out threes.png
   ganforge sample runs/infogan-mnist --traverse c1 -n 100 --out c1.png
   ganforge sample runs/mle-lm-text -n 100 --temperature 0.8 --out samples.txt
+  ganforge sample runs/inpaint --input photos/ --mask holes/ --out filled/
 """
 from __future__ import annotations
 
@@ -48,6 +49,8 @@ def add_arguments(p):
                         "check it with `ganforge watermark verify`")
     knobs = p.add_argument_group("inputs and knobs (recipes that take them)")
     knobs.add_argument("--input", metavar="DIR", help="translate every image in DIR (image-input recipes)")
+    knobs.add_argument("--mask", metavar="DIR", help="inpainting: a mask PNG per --input image, same name (white = hole; "
+                       "default: random masks from --seed)")
     knobs.add_argument("--truncation", type=float, default=None, metavar="PSI", help="truncation psi (style-based recipes)")
     knobs.add_argument("--domain", default=None, help="target domain name (multi-domain recipes)")
     knobs.add_argument("--code", default=None, metavar="K=V,...", help="latent codes, e.g. cat=3,c1=0.5 (InfoGAN)")
@@ -119,18 +122,27 @@ def translate_folder(gen, args) -> int:
     files = list_images(folder)
     if not files:
         raise GanforgeError(f"--input {folder} holds no images (PNG, JPEG, ...); put the images to translate there.")
-    knobs = gen.recipe.check_knobs({"inputs": True, **knobs_of(args)})
+    masks = None
+    if args.mask is not None:
+        from ganforge.data.masks import read_masks
+
+        masks = read_masks(args.mask, [f.stem for f in files], gen.dataset.shape[-1])
+    knobs = gen.recipe.check_knobs({"inputs": True, "masks": masks, **knobs_of(args)})
     knobs.pop("inputs")
     channels, size = gen.dataset.shape[0], gen.dataset.shape[-1]
     if hasattr(gen.recipe, "input_shape"):  # translation recipes: the input's size (super-resolution: smaller)
         channels, size = gen.recipe.input_shape()[0], gen.recipe.input_shape()[-1]
     data = gen.dataset
-    inputs = torch.stack([torch.from_numpy(decode(f, size, channels)) for f in files])
-    out_x = gen.translate(data.to_model(inputs, "image"), seed=args.seed, **knobs)
+    if hasattr(gen.recipe, "read_inputs"):  # label maps (SPADE): class ids read exactly, not pixels
+        inputs = None
+        out_x = gen.translate(gen.recipe.read_inputs(files), seed=args.seed, **knobs)
+    else:
+        inputs = torch.stack([torch.from_numpy(decode(f, size, channels)) for f in files])
+        out_x = gen.translate(data.to_model(inputs, "image"), seed=args.seed, **knobs)
     images = marked(data.from_model(out_x, "image"), args.watermark)
     out = Path(args.out)
     if out.suffix.lower() == ".png":
-        save_grid(torch.cat([inputs, images]) if inputs.shape == images.shape else images, out,
+        save_grid(torch.cat([inputs, images]) if inputs is not None and inputs.shape == images.shape else images, out,
                   nrow=args.nrow or len(files))
     elif out.suffix == "":
         out.mkdir(parents=True, exist_ok=True)
@@ -186,6 +198,8 @@ def run(args) -> int:
         key = resolve_key(args.watermark)
         if out.suffix.lower() == ".csv":
             raise GanforgeError("--watermark marks images; drop it for .csv output.")
+    if args.mask is not None and args.input is None:
+        raise GanforgeError("--mask goes with --input DIR: the images whose holes the masks mark.")
     gen = ganforge.load(args.run, device=args.device)
     if key is not None and gen.dataset.kind != "image":
         raise GanforgeError("--watermark marks images; this run generates vectors, drop --watermark.")

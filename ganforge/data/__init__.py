@@ -17,7 +17,7 @@ RESTORERS: dict = {}
 
 # Each module registers its loaders on import. Adding a dataset = one module + one line here.
 for _module in ("digits", "idx", "cifar", "image_folder", "toy", "tabular", "moons", "paired", "unpaired", "domains",
-                "stacked_mnist", "text", "audio", "captions", "streaming"):
+                "stacked_mnist", "text", "audio", "captions", "streaming", "label_maps"):
     try:
         importlib.import_module(f"ganforge.data.{_module}")
     except ModuleNotFoundError as e:  # a module not written yet must not break the others

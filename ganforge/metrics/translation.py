@@ -129,7 +129,7 @@ for _name in ("l1", "psnr", "ssim", "psnr_y", "ssim_y"):
 
 PAIRED = ("l1", "psnr", "ssim", "psnr_y", "ssim_y")
 TRANSLATION_ONLY = ("domain_acc",)
-BASELINES = ("identity", "mean", "bicubic")
+BASELINES = ("identity", "mean", "bicubic", "fill")
 
 
 def _target_dataset(dataset, images: torch.Tensor, labels):
@@ -179,8 +179,8 @@ def evaluate_translation(gen, reference, train, metrics, extractor="classifier",
             fake = fake.expand(-1, 3, -1, -1)  # grey input vs colour truth: the grey image as RGB
     elif baseline == "mean":
         fake = recipe.eval_reference(train).mean(0, keepdim=True).expand(len(inputs), -1, -1, -1)  # output domain
-    elif baseline and getattr(recipe, "baseline", None) and recipe.baseline(baseline, inputs) is not None:
-        fake = recipe.baseline(baseline, inputs)  # e.g. super-resolution's bicubic upsampling
+    elif baseline and getattr(recipe, "baseline", None) and recipe.baseline(baseline, inputs, **knobs) is not None:
+        fake = recipe.baseline(baseline, inputs, **knobs)  # super-resolution's bicubic, inpainting's mean fill
     elif baseline:
         raise GanforgeError(f"unknown baseline {baseline!r}; use {' or '.join(BASELINES)}.")
     else:

@@ -81,23 +81,28 @@ class CycleGAN(ImageToImage):
     def __init__(self, cfg, dataset):
         super().__init__(cfg, dataset)
         if set(dataset.sources) != {"A", "B"}:
-            raise GanforgeError(f"cyclegan needs two unpaired domains A and B (--data unpaired-folder); dataset "
+            raise GanforgeError(f"{cfg.recipe} needs two unpaired domains A and B (--data unpaired-folder); dataset "
                                 f"{dataset.name!r} has {'sources ' + ', '.join(dataset.sources) if dataset.sources else 'one'}.")
-        o = self.options
         a, b = dataset.sources["A"].shape, dataset.sources["B"].shape
         if a[1:] != b[1:]:
             raise GanforgeError(f"domains A {a} and B {b} differ in size; pass --image-size.")
-        size, blocks = a[-1], o.n_blocks or blocks_for(a[-1])
-        self.add_network("g_ab", ResnetTranslator(a[0], b[0], cfg.g_width, blocks))
-        self.add_network("g_ba", ResnetTranslator(b[0], a[0], cfg.g_width, blocks))
+        self.build_networks(a, b)
+        self.rng = torch.Generator().manual_seed(cfg.seed + 1)
+        pool = getattr(self.options, "pool_size", 0)
+        self.pools = {"A": ImagePool(pool, self.rng), "B": ImagePool(pool, self.rng)}
+        self._fakes = {}
+
+    def build_networks(self, a_shape, b_shape):
+        """G_AB, G_BA, D_A, D_B (subclasses with other architectures override this)."""
+        o, cfg = self.options, self.cfg
+        size, blocks = a_shape[-1], o.n_blocks or blocks_for(a_shape[-1])
+        self.add_network("g_ab", ResnetTranslator(a_shape[0], b_shape[0], cfg.g_width, blocks))
+        self.add_network("g_ba", ResnetTranslator(b_shape[0], a_shape[0], cfg.g_width, blocks))
         layers = o.d_layers or layers_for(size)
-        self.add_network("d_a", PatchGAN(a[0], cfg.d_width, layers, "instance", cfg.spectral_norm))
-        self.add_network("d_b", PatchGAN(b[0], cfg.d_width, layers, "instance", cfg.spectral_norm))
+        self.add_network("d_a", PatchGAN(a_shape[0], cfg.d_width, layers, "instance", cfg.spectral_norm))
+        self.add_network("d_b", PatchGAN(b_shape[0], cfg.d_width, layers, "instance", cfg.spectral_norm))
         for net in self.nets.values():
             init_weights(net)
-        self.rng = torch.Generator().manual_seed(cfg.seed + 1)
-        self.pools = {"A": ImagePool(o.pool_size, self.rng), "B": ImagePool(o.pool_size, self.rng)}
-        self._fakes = {}
 
     def optimizer_groups(self):
         return adversarial_groups(self.cfg, ("g_ab", "g_ba"), ("d_a", "d_b"), names=("generators", "discriminators"))

@@ -63,12 +63,15 @@ class SRResNetRecipe(ImageToImage):
         size = dataset.shape[-1]
         if o.scale not in (2, 4, 8) or size % o.scale:
             raise GanforgeError(f"scale {o.scale} must be 2, 4 or 8 and divide the image size {size}.")
-        if o.content != "mse":
+        if getattr(o, "content", "mse") != "mse":
             raise GanforgeError(f"content loss {o.content!r} is not available; use mse.")
-        c = dataset.shape[0]
-        self.add_network("generator", SRResNet(c, o.scale, cfg.g_width, o.blocks))
+        self.build_networks(dataset.shape[0])
+
+    def build_networks(self, channels: int):
+        o, cfg = self.options, self.cfg
+        self.add_network("generator", SRResNet(channels, o.scale, cfg.g_width, o.blocks))
         if self.gan:
-            self.add_network("discriminator", SRDiscriminator(c, cfg.d_width))
+            self.add_network("discriminator", SRDiscriminator(channels, cfg.d_width))
 
     def optimizer_groups(self):
         betas = (self.cfg.beta1, self.cfg.beta2)
@@ -129,7 +132,7 @@ class SRResNetRecipe(ImageToImage):
     def eval_reference(self, dataset):
         return dataset.to_model(dataset.x, "image")
 
-    def baseline(self, name: str, inputs: torch.Tensor):
+    def baseline(self, name: str, inputs: torch.Tensor, **knobs):
         if name == "bicubic":
             return bicubic_up(inputs, self.options.scale)
         return None

@@ -1,0 +1,189 @@
+"""Semantic image synthesis from label maps (``--data label-maps``): SPADE and Pix2PixHD.
+
+- ``spade`` (Park et al., CVPR 2019): the SPADE generator from the label map downsampled to 4x4 (the
+  paper's variant without the VAE style encoder), multi-scale SN-PatchGAN D (2 scales, 4 layers at 256,
+  instance norm) on [one-hot map, image], hinge loss averaged over scales, feature matching (lambda 10,
+  / num_D); Adam, G 1e-4 and D 4e-4 (TTUR), betas (0, 0.999).
+- ``pix2pixhd`` (Wang et al., CVPR 2018): the global generator G1 on the one-hot map, multi-scale D
+  (3 scales x 3 layers), LSGAN summed over scales, D's loss halved, feature matching (lambda 10,
+  weighted 4 / (n_layers + 1) / num_D, as the official code); Adam 2e-4 (0.5, 0.999), linear decay.
+Both papers add a VGG19 perceptual loss (lambda 10): ImageNet VGG weights are not available offline, so
+it is absent here (feature matching remains the content loss) — say so when comparing with them.
+Also not built: SPADE's VAE style encoder, Pix2PixHD's local enhancer (G2, for > 1024 px) and instance
+boundary maps (the label maps here carry no instances). Scaled to the image: D scales so that the
+coarsest sees >= 8x8; Pix2PixHD's G downsamples min(4, log2(size) - 3) times.
+
+Sampling: inputs are label maps (int64 (N, H, W) class ids, or one-hot (N, K, H, W));
+``ganforge sample RUN --input DIR`` reads class-id PNGs. Grids: map (palette colours) | output | real.
+Evaluation: the test maps -> images vs the real images (l1/psnr/ssim, fid).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ganforge.data.label_maps import PALETTES, read_label_map
+from ganforge.errors import GanforgeError
+from ganforge.nets.multiscale import MultiscaleDiscriminator, feature_matching, scales_for
+from ganforge.nets.spade import GlobalGenerator, SPADEGenerator
+from ganforge.options import option_field
+from ganforge.recipes import RECIPES
+from ganforge.recipes.base import Phase, Samples, adversarial_groups
+from ganforge.recipes.pix2pix import init_weights
+from ganforge.recipes.translation import ImageToImage, evaluating
+
+
+def one_hot(maps: torch.Tensor, classes: int) -> torch.Tensor:
+    if maps.dim() == 4:  # already one-hot (or soft) maps
+        return maps.float()
+    return F.one_hot(maps.long(), classes).permute(0, 3, 1, 2).float()
+
+
+@dataclass
+class SemanticOptions:
+    lambda_fm: float = option_field(10.0, "weight of the discriminator feature-matching loss")
+    num_d: int = option_field(0, "discriminator scales (0: the paper's, fewer if the image is small)")
+    d_layers: int = option_field(0, "layers per PatchGAN (0: the paper's, scaled to the image)")
+
+
+class LabelToImage(ImageToImage):
+    task = "label_map"
+    inference_networks = ("generator",)
+    gan_loss = "hinge"
+    paper_scales, paper_layers = 2, 4
+
+    def __init__(self, cfg, dataset):
+        super().__init__(cfg, dataset)
+        if "label_map" not in dataset.fields:
+            raise GanforgeError(f"{cfg.recipe} synthesises images from label maps: use --data label-maps "
+                                f"(dataset {dataset.name!r} has no label_map field).")
+        self.classes = int(dataset.meta["label_classes"])
+        c, size = dataset.shape[0], dataset.shape[-1]
+        if size < 8 or size & (size - 1):
+            raise GanforgeError(f"{cfg.recipe} needs a power-of-two image size >= 8, got {size}; pass --image-size.")
+        o = self.options
+        self.add_network("generator", self.build_generator(c, size))
+        self.d_layers = o.d_layers or max(1, min(self.paper_layers, int(math.log2(size)) - 3))
+        scales = o.num_d or scales_for(size, self.paper_scales)
+        self.add_network("discriminator", MultiscaleDiscriminator(self.classes + c, cfg.d_width, self.d_layers, scales,
+                                                                  spectral=self.gan_loss == "hinge"))
+        self.num_d = scales
+
+    def optimizer_groups(self):
+        return adversarial_groups(self.cfg)
+
+    def phases(self):
+        return [Phase("D", "discriminator", self.discriminator_loss),
+                Phase("G", "generator", self.generator_loss, new_batch=False)]
+
+    def _d(self, seg, image):
+        return self.discriminator(torch.cat([seg, image], 1))
+
+    def gan_term(self, outputs, real: bool, for_d: bool) -> torch.Tensor:
+        losses = []
+        for scale in outputs:
+            logits = scale[-1].float()
+            if self.gan_loss == "hinge":
+                losses.append(F.relu(1 - logits).mean() if real and for_d else F.relu(1 + logits).mean() if for_d
+                              else -logits.mean())
+            else:  # lsgan
+                losses.append((logits - (1.0 if real else 0.0)).pow(2).mean())
+        return sum(losses) / (len(losses) if self.gan_loss == "hinge" else 1)
+
+    def discriminator_loss(self, batch, step):
+        seg = one_hot(batch["label_map"], self.classes)
+        with torch.no_grad():
+            fake = self.generator(seg)
+        loss = self.gan_term(self._d(seg, batch.x), True, True) + self.gan_term(self._d(seg, fake), False, True)
+        if self.gan_loss == "lsgan":
+            loss = 0.5 * loss
+        return loss, {"d_loss": loss.detach()}
+
+    def generator_loss(self, batch, step):
+        seg = one_hot(batch["label_map"], self.classes)
+        fake = self.generator(seg)
+        fake_out = self._d(seg, fake)
+        with torch.no_grad():
+            real_out = self._d(seg, batch.x)
+        adv = self.gan_term(fake_out, True, False)
+        fm = feature_matching(real_out, fake_out) * self.fm_scale()
+        return adv + self.options.lambda_fm * fm, {"g_loss": adv.detach(), "feature_matching": fm.detach()}
+
+    def fm_scale(self) -> float:
+        return 1.0
+
+    # -- sampling and evaluation ------------------------------------------------------------------
+    def input_shape(self):
+        return tuple(self.dataset.fields["label_map"].shape[1:])
+
+    def read_inputs(self, files) -> torch.Tensor:
+        """Class-id PNGs -> int64 (N, H, W) at the training size (``ganforge sample --input``)."""
+        maps = torch.from_numpy(np.stack([read_label_map(f, self.input_shape()[-1]) for f in files]))
+        if int(maps.max()) >= self.classes:
+            raise GanforgeError(f"the label maps hold class id {int(maps.max())}; this model knows {self.classes} classes.")
+        return maps
+
+    @torch.no_grad()
+    def sample(self, n, seed=0, nets=None, inputs=None, **knobs):
+        if inputs is None:
+            raise GanforgeError(f"{self.cfg.recipe} draws images from label maps: give inputs (ganforge sample RUN "
+                                f"--input DIR of class-id PNGs, or gen.translate(maps)).")
+        size = self.input_shape()
+        ok = (inputs.dim() == 3 and tuple(inputs.shape[1:]) == size) or \
+             (inputs.dim() == 4 and tuple(inputs.shape[1:]) == (self.classes, *size))
+        if not ok:
+            raise GanforgeError(f"inputs have shape {tuple(inputs.shape[1:])}; give label maps of class ids "
+                                f"{size} or one-hot maps {(self.classes, *size)}.")
+        if inputs.dim() == 3 and int(inputs.max()) >= self.classes:
+            raise GanforgeError(f"the label maps hold class id {int(inputs.max())}; this model knows {self.classes} classes.")
+        net, outs = self.inference(nets, "generator"), []
+        with evaluating(net):
+            for chunk in inputs.split(256):
+                outs.append(net(one_hot(chunk.to(self.device), self.classes)).float().cpu())
+        return Samples(torch.cat(outs))
+
+    def colour(self, maps: torch.Tensor) -> torch.Tensor:
+        """Label maps as images (model space) for grids: the palette's colours, else evenly spaced greys."""
+        palette = PALETTES["openmoji"] if self.classes <= len(PALETTES["openmoji"]) else \
+            [(v, v, v) for v in np.linspace(0, 255, self.classes).astype(int)]
+        pal = torch.tensor(palette[:self.classes], dtype=torch.float32) / 127.5 - 1
+        return pal[maps.long()].permute(0, 3, 1, 2)[:, :self.dataset.shape[0]]
+
+    def preview(self, n, seed=0, nets=None):
+        d = self.dataset
+        maps, real = d.fields["label_map"][:8], d.to_model(d.x[:8], "image")
+        out = self.sample(len(maps), nets=nets, inputs=maps).x
+        return Samples(torch.cat([self.colour(maps), out, real]), extra={"nrow": len(maps)})
+
+    def eval_pairs(self, dataset, **knobs):
+        return dataset.fields["label_map"], dataset.to_model(dataset.x, "image"), knobs
+
+    def eval_reference(self, dataset):
+        return dataset.to_model(dataset.x, "image")
+
+
+@RECIPES.register("spade")
+class SPADERecipe(LabelToImage):
+    Options = SemanticOptions
+
+    def build_generator(self, channels, size):
+        return SPADEGenerator(self.classes, channels, self.cfg.g_width, size)
+
+
+@RECIPES.register("pix2pixhd")
+class Pix2PixHD(LabelToImage):
+    Options = SemanticOptions
+    gan_loss = "lsgan"
+    paper_scales, paper_layers = 3, 3
+
+    def build_generator(self, channels, size):
+        g = GlobalGenerator(self.classes, channels, self.cfg.g_width, max(1, min(4, int(math.log2(size)) - 3)))
+        init_weights(g)
+        return g
+
+    def fm_scale(self) -> float:
+        return 4.0 / (self.d_layers + 1)
