@@ -170,7 +170,8 @@ class BEGAN(GANRecipe):
         return Schedule(lr={group: factor for group in self.optimizer_groups()})
 
     def state_dict(self):
-        return {"k": self.k.detach().clone()}
+        return {**super().state_dict(), "k": self.k.detach().clone()}  # super: ADA's p when --ada is on
 
     def load_state_dict(self, state):
         self.k = state["k"].detach().clone().to(self.device).float()
+        super().load_state_dict({name: value for name, value in state.items() if name != "k"})
