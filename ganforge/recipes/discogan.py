@@ -30,6 +30,7 @@ from ganforge.recipes import RECIPES
 from ganforge.recipes.base import OptimizerGroup, Phase
 from ganforge.recipes.cyclegan import CycleGAN
 from ganforge.recipes.pix2pix import init_weights
+from ganforge.recipes.translation import adversarial
 
 
 @dataclass
@@ -45,11 +46,6 @@ class DiscoGANOptions:
 def feature_matching(real_features, fake_features) -> torch.Tensor:
     """Sum over D's blocks of the mean squared difference between batch-mean features."""
     return sum(((r.float().mean(0) - f.float().mean(0)) ** 2).mean() for r, f in zip(real_features, fake_features))
-
-
-def bce(logits: torch.Tensor, real: bool) -> torch.Tensor:
-    logits = logits.float()
-    return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, 1.0 if real else 0.0))
 
 
 @RECIPES.register("discogan")
@@ -87,7 +83,7 @@ class DiscoGAN(CycleGAN):
         with torch.no_grad():
             _, real_features = d(real)
         fm = self.options.feature_matching
-        return (1 - fm) * bce(fake_logits, True) + fm * feature_matching(real_features, fake_features)
+        return (1 - fm) * adversarial("vanilla", fake_logits, True) + fm * feature_matching(real_features, fake_features)
 
     def generator_loss(self, batch, step):
         a, b = batch["A"], batch["B"]
@@ -103,7 +99,7 @@ class DiscoGAN(CycleGAN):
             fake_b, fake_a = self.g_ab(a), self.g_ba(b)
         loss = 0.0
         for d, real, fake in ((self.d_a, a, fake_a), (self.d_b, b, fake_b)):
-            loss = loss + 0.5 * (bce(d(real)[0], True) + bce(d(fake)[0], False))
+            loss = loss + 0.5 * (adversarial("vanilla", d(real)[0], True) + adversarial("vanilla", d(fake)[0], False))
         return loss, {"d_loss": loss.detach()}
 
     def state_dict(self):

@@ -22,10 +22,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 
 from ganforge.data.masks import KINDS, random_masks
 from ganforge.errors import GanforgeError
+from ganforge.losses.gan import LOSSES
 from ganforge.nets.gated import InpaintGenerator, SNPatchGAN
 from ganforge.options import option_field
 from ganforge.recipes import RECIPES
@@ -80,7 +80,7 @@ class Inpaint(ImageToImage):
         with torch.no_grad():
             _, refined = self.generator(x, mask)
         completed = refined * mask + x * (1 - mask)
-        loss = F.relu(1 - self.discriminator(x, mask).float()).mean() + F.relu(1 + self.discriminator(completed, mask).float()).mean()
+        loss = LOSSES.get("hinge").discriminator(self.discriminator(x, mask), self.discriminator(completed, mask))
         return loss, {"d_loss": loss.detach()}
 
     def generator_loss(self, batch, step):
@@ -90,7 +90,7 @@ class Inpaint(ImageToImage):
         coarse, refined = self.generator(x, mask)
         l1 = (coarse.float() - x.float()).abs().mean() + (refined.float() - x.float()).abs().mean()
         completed = refined * mask + x * (1 - mask)
-        adv = -self.discriminator(completed, mask).float().mean()
+        adv = LOSSES.get("hinge").generator(self.discriminator(completed, mask))
         return o.l1_weight * l1 + o.gan_weight * adv, {"l1": l1.detach(), "g_loss": adv.detach()}
 
     # -- state: the mask generator (exact resume) -------------------------------------------------

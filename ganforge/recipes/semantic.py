@@ -28,13 +28,14 @@ import torch.nn.functional as F
 
 from ganforge.data.label_maps import PALETTES, read_label_map
 from ganforge.errors import GanforgeError
+from ganforge.losses.gan import LOSSES
 from ganforge.nets.multiscale import MultiscaleDiscriminator, feature_matching, scales_for
 from ganforge.nets.spade import GlobalGenerator, SPADEGenerator
 from ganforge.options import option_field
 from ganforge.recipes import RECIPES
 from ganforge.recipes.base import Phase, Samples, adversarial_groups
 from ganforge.recipes.pix2pix import init_weights
-from ganforge.recipes.translation import ImageToImage, evaluating
+from ganforge.recipes.translation import ImageToImage, adversarial, evaluating
 
 
 def one_hot(maps: torch.Tensor, classes: int) -> torch.Tensor:
@@ -83,24 +84,23 @@ class LabelToImage(ImageToImage):
     def _d(self, seg, image):
         return self.discriminator(torch.cat([seg, image], 1))
 
-    def gan_term(self, outputs, real: bool, for_d: bool) -> torch.Tensor:
-        losses = []
-        for scale in outputs:
-            logits = scale[-1].float()
-            if self.gan_loss == "hinge":
-                losses.append(F.relu(1 - logits).mean() if real and for_d else F.relu(1 + logits).mean() if for_d
-                              else -logits.mean())
-            else:  # lsgan
-                losses.append((logits - (1.0 if real else 0.0)).pow(2).mean())
-        return sum(losses) / (len(losses) if self.gan_loss == "hinge" else 1)
+    def d_objective(self, real_out, fake_out) -> torch.Tensor:
+        """SPADE: hinge, averaged over D's scales; Pix2PixHD: LSGAN summed over the scales, halved."""
+        if self.gan_loss == "hinge":
+            return sum(LOSSES.get("hinge").discriminator(r[-1], f[-1]) for r, f in zip(real_out, fake_out)) / len(real_out)
+        return 0.5 * sum(adversarial("lsgan", r[-1], True) + adversarial("lsgan", f[-1], False)
+                         for r, f in zip(real_out, fake_out))
+
+    def g_objective(self, fake_out) -> torch.Tensor:
+        if self.gan_loss == "hinge":
+            return sum(LOSSES.get("hinge").generator(f[-1]) for f in fake_out) / len(fake_out)
+        return sum(adversarial("lsgan", f[-1], True) for f in fake_out)
 
     def discriminator_loss(self, batch, step):
         seg = one_hot(batch["label_map"], self.classes)
         with torch.no_grad():
             fake = self.generator(seg)
-        loss = self.gan_term(self._d(seg, batch.x), True, True) + self.gan_term(self._d(seg, fake), False, True)
-        if self.gan_loss == "lsgan":
-            loss = 0.5 * loss
+        loss = self.d_objective(self._d(seg, batch.x), self._d(seg, fake))
         return loss, {"d_loss": loss.detach()}
 
     def generator_loss(self, batch, step):
@@ -109,7 +109,7 @@ class LabelToImage(ImageToImage):
         fake_out = self._d(seg, fake)
         with torch.no_grad():
             real_out = self._d(seg, batch.x)
-        adv = self.gan_term(fake_out, True, False)
+        adv = self.g_objective(fake_out)
         fm = feature_matching(real_out, fake_out) * self.fm_scale()
         return adv + self.options.lambda_fm * fm, {"g_loss": adv.detach(), "feature_matching": fm.detach()}
 
