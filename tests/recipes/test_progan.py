@@ -6,12 +6,10 @@ import pytest
 import torch
 
 from ganforge.config import make_config
-from ganforge.data import load_dataset
 from ganforge.errors import GanforgeError
 from ganforge.recipes.progan import Growth
 from ganforge.train.trainer import Trainer
-from tests.recipes.learning import QUIET, one_thread
-from tests.recipes.progressive import checkpoint, pixel_frechet, tiny
+from tests.recipes.progressive import checkpoint, learn_fashion_mnist_at_8x8, tiny
 
 
 def test_growth_schedule_counts_images_per_phase_at_each_resolutions_batch_size():
@@ -64,15 +62,6 @@ def test_learns_fashion_mnist_at_8x8(shared_data):
     this budget: WGAN-GP with one critic step). 13 is what the data's mean image or an independent-pixel
     Gaussian scores: ProGAN gets the pixel statistics this fast, the structure needs longer (StyleGAN's
     test, whose logistic + R1 objective learns faster, asks for 8)."""
-    cfg = make_config({**QUIET, "recipe": "progan", "data": "fashion-mnist", "data_dir": str(shared_data / "fashion-mnist"),
-                       "image_size": 8, "steps": 250, "batch_size": 32, "z_dim": 32, "ema_decay": 0.99,
-                       "options": {"fade_kimg": 2, "stable_kimg": 2, "fmap_base": 128, "fmap_max": 32}})
-    test = load_dataset(cfg, "test")
-    real = test.to_model(test.x[:1000])
-    with one_thread():
-        trainer = Trainer(cfg, run_dir=None, callbacks=[])
-        untrained = pixel_frechet(trainer, real)
-        trainer.fit()
-        trained = pixel_frechet(trainer, real)
+    trainer, untrained, trained = learn_fashion_mnist_at_8x8("progan", shared_data)
     assert trainer.recipe.stage.resolution == 8 and trainer.recipe.sample(4).x.shape == (4, 1, 8, 8)
     assert untrained > 25 and trained < 18, (untrained, trained)

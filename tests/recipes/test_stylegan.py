@@ -7,11 +7,10 @@ import torch
 
 import ganforge
 from ganforge.config import make_config
-from ganforge.data import load_dataset
 from ganforge.errors import GanforgeError
 from ganforge.train.trainer import Trainer
-from tests.recipes.learning import QUIET, one_thread
-from tests.recipes.progressive import checkpoint, pixel_frechet, tiny
+from tests.recipes.learning import one_thread
+from tests.recipes.progressive import checkpoint, learn_fashion_mnist_at_8x8, tiny
 
 
 @pytest.fixture(scope="module")
@@ -66,15 +65,5 @@ def test_fixed_resolution_training(tmp_path):
 def test_learns_fashion_mnist_at_8x8(shared_data):
     """Pixel-space Fréchet distance to the test images, measured {untrained: 73, 250 steps: 3.8}; a
     mean-image or independent-pixel Gaussian scores ~13."""
-    cfg = make_config({**QUIET, "recipe": "stylegan", "data": "fashion-mnist",
-                       "data_dir": str(shared_data / "fashion-mnist"), "image_size": 8, "steps": 250,
-                       "batch_size": 32, "z_dim": 32, "ema_decay": 0.99,
-                       "options": {"fade_kimg": 2, "stable_kimg": 2, "fmap_base": 128, "fmap_max": 32}})
-    test = load_dataset(cfg, "test")
-    real = test.to_model(test.x[:1000])
-    with one_thread():
-        trainer = Trainer(cfg, run_dir=None, callbacks=[])
-        untrained = pixel_frechet(trainer, real)
-        trainer.fit()
-        trained = pixel_frechet(trainer, real)
+    trainer, untrained, trained = learn_fashion_mnist_at_8x8("stylegan", shared_data)
     assert untrained > 20 and trained < 8, (untrained, trained)
