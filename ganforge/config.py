@@ -95,6 +95,8 @@ class Config:
     device: str = _opt("auto", "auto, cpu, cuda, cuda:N")
     precision: str = _opt("fp32", "compute precision (bf16: autocast, losses stay fp32; auto: bf16 where the "
                                   "hardware runs it natively, else fp32)", ("fp32", "bf16", "auto"))
+    threads: int = _opt(0, "intra-op CPU threads for training (0: PyTorch's default, one per core). Tiny networks "
+                           "(8x8 digits, 2-D toys) run fastest on 1: their ops are too small to split")
     compile: bool = _opt(False, "torch.compile the networks")
     channels_last: bool = _opt(True, "channels_last memory format for image networks")
     sync_batchnorm: bool = _opt(False, "SyncBatchNorm under distributed training")
@@ -270,6 +272,8 @@ def validate(cfg: Config) -> None:
     for key in ("z_dim", "g_width", "d_width", "n_critic", "r1_interval", "pack"):
         if not 1 <= getattr(cfg, key) <= 100_000:
             bad(key, "it must be a positive integer (at most 100000)")
+    if not 0 <= cfg.threads <= 4096:
+        bad("threads", "it must be 0 (PyTorch's default) or a number of threads")
     if cfg.batch_size % cfg.pack:
         bad("batch_size", f"with --pack {cfg.pack} it must be a multiple of {cfg.pack}")
     for key in ("lr_g", "lr_d"):

@@ -29,22 +29,24 @@ def add_arguments(p):
 def measure_training(cfg, warmup: int) -> dict:
     import torch
 
-    from ganforge.train.trainer import Trainer
+    from ganforge.train.trainer import Trainer, torch_threads
     from ganforge.utils.hardware import describe_machine
 
     trainer = Trainer(cfg, run_dir=None)
-    for _ in range(warmup):
-        trainer.train_step()
-    trainer.pop_logs()  # flush queued work before timing
-    start = time.perf_counter()
-    for _ in range(cfg.steps):
-        trainer.train_step()
-    trainer.pop_logs()  # one sync: all work done
-    seconds = time.perf_counter() - start
+    with torch_threads(cfg.threads):
+        for _ in range(warmup):
+            trainer.train_step()
+        trainer.pop_logs()  # flush queued work before timing
+        start = time.perf_counter()
+        for _ in range(cfg.steps):
+            trainer.train_step()
+        trainer.pop_logs()  # one sync: all work done
+        seconds = time.perf_counter() - start
+        threads = torch.get_num_threads()
     return {"img_per_s": cfg.steps * cfg.batch_size / seconds, "steps": cfg.steps, "batch_size": cfg.batch_size,
             "seconds": seconds, "recipe": cfg.recipe, "data": cfg.data, "image_size": trainer.dataset.shape[-1],
             "precision": getattr(trainer, "precision", cfg.precision),  # resolved ("auto" -> bf16/fp32)
-            "compile": cfg.compile, "threads": torch.get_num_threads(), "machine": describe_machine(trainer.device)}
+            "compile": cfg.compile, "threads": threads, "machine": describe_machine(trainer.device)}
 
 
 def run(args) -> int:

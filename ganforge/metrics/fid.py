@@ -8,7 +8,11 @@ No ``scipy.linalg.sqrtm`` (slow, and it returns complex noise for near-singular 
 
 Only the eigenvalues of M are needed: one ``eigvalsh`` (LAPACK ``syevd``; with MKL, PyTorch's CPU
 LAPACK, it beat a hand-written two-stage band reduction + ``dsbevd``: 0.55 s vs 0.95 s of CPU time at
-2048-d on one Sapphire Rapids core). Negative round-off eigenvalues are clipped to 0.
+2048-d on one Sapphire Rapids core), and it reads only M's lower triangle. So M is formed block by block
+(``_lower_congruence``), skipping the zero blocks of the triangular factor and M's upper blocks: 0.8 of
+one dense product instead of two (0.28 s vs 0.58 s of CPU time at 2048-d). PyTorch has no ``trmm``,
+and SciPy's would bring a second BLAS thread pool into the process. Negative round-off eigenvalues are
+clipped to 0.
 """
 from __future__ import annotations
 
@@ -33,19 +37,36 @@ def _sqrt_psd(s: torch.Tensor) -> torch.Tensor:
     return (v * w.clamp_min(0).sqrt()) @ v.T
 
 
+def _lower_congruence(chol: torch.Tensor, s: torch.Tensor, block: int = 256) -> torch.Tensor:
+    """A matrix whose lower triangle (block-wise) is that of Lᵀ S L, for lower-triangular L.
+
+    Column block j of S L needs only rows >= j of L; row block i of Lᵀ (S L) needs only rows >= i, and
+    only its columns up to the diagonal are read by ``eigvalsh(UPLO="L")``. The rest is left unset."""
+    n = len(chol)
+    if n <= block:
+        return chol.T @ s @ chol
+    s_l = torch.empty_like(s)
+    for j in range(0, n, block):
+        s_l[:, j:j + block] = s[:, j:] @ chol[j:, j:j + block]
+    out = torch.zeros_like(s)
+    for i in range(0, n, block):
+        out[i:i + block, :i + block] = chol[i:, i:i + block].T @ s_l[i:, :i + block]
+    return out
+
+
 def trace_sqrt_product(s1: torch.Tensor, s2: torch.Tensor) -> torch.Tensor:
     """tr (S1^½ S2 S1^½)^½ = Σ √λ(S1 S2) for symmetric PSD float64 S1, S2."""
     chol, info = torch.linalg.cholesky_ex(s1)
     if int(info) == 0:
-        middle = chol.T @ s2 @ chol
+        middle = _lower_congruence(chol, s2)
     else:
         chol, info = torch.linalg.cholesky_ex(s2)  # λ(S1 S2) = λ(S2 S1)
         if int(info) == 0:
-            middle = chol.T @ s1 @ chol
+            middle = _lower_congruence(chol, s1)
         else:
             root1 = _sqrt_psd(s1)
             middle = root1 @ s2 @ root1
-    eig = torch.linalg.eigvalsh((middle + middle.T) / 2).clamp_min(0)
+    eig = torch.linalg.eigvalsh(middle, UPLO="L").clamp_min(0)
     return eig.sqrt().sum()
 
 

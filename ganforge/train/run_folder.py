@@ -9,6 +9,8 @@ import threading
 import time
 from pathlib import Path
 
+import torch
+
 from ganforge.errors import GanforgeError
 from ganforge.train import distributed
 from ganforge.utils.files import atomic_write_text
@@ -63,7 +65,8 @@ def write_run_files(trainer, status: str, error: str | None = None) -> None:
     atomic_write_text(run_dir / "run.json", json.dumps(
         {"status": status, "step": trainer.step, "steps": trainer.cfg.steps, "rollbacks": trainer.rollbacks,
          "ganforge_version": __version__, "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
-         "precision": trainer.precision, "precision_requested": trainer.cfg.precision, "distributed": distributed.describe(trainer.dist, trainer.cfg),
+         "precision": trainer.precision, "precision_requested": trainer.cfg.precision,
+         "threads": torch.get_num_threads(), "distributed": distributed.describe(trainer.dist, trainer.cfg),
          **({"error": error} if error else {})}, indent=1))
 
 

@@ -72,6 +72,19 @@ class StepContext:
             t.recipe.after_step(phase)
 
 
+@contextlib.contextmanager
+def torch_threads(n: int):
+    """PyTorch's intra-op thread count set to ``n`` (0: unchanged) for a block; it is process-wide, so
+    a run inside a larger program (a notebook, the test suite) gives the previous count back."""
+    previous = torch.get_num_threads()
+    if n > 0:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
 class Trainer:
     """``Trainer(cfg).fit()`` trains and returns the run folder. ``run_dir=None`` writes nothing (benchmarks)."""
 
@@ -191,7 +204,7 @@ class Trainer:
 
     # -- the loop -------------------------------------------------------------------------------
     def fit(self) -> Path | None:
-        with run_folder.RunLock(self.run_dir if self.is_main else None):
+        with run_folder.RunLock(self.run_dir if self.is_main else None), torch_threads(self.cfg.threads):
             if self.run_dir is not None and self.is_main:
                 run_folder.write_run_files(self, "running")
             try:

@@ -60,3 +60,15 @@ def test_singular_covariances_fewer_samples_than_dimensions():
     previous = ((mu1 - mu3) ** 2).sum() + np.trace(s1) + np.trace(s3) - 2 * np.sqrt(eig).sum()
     assert got == pytest.approx(previous, rel=1e-6)
     assert frechet_distance(mu1, s1, mu1, s1) == pytest.approx(0, abs=1e-6 * np.trace(s1))
+
+
+@pytest.mark.parametrize("n", [200, 256, 300, 777])
+def test_blocked_congruence_has_the_lower_triangle_of_the_dense_product(n):
+    """The trace term reads only M's lower triangle; the blocked product must get every entry of it."""
+    from ganforge.metrics.fid import _lower_congruence
+    g = torch.Generator().manual_seed(n)
+    chol = torch.randn(n, n, generator=g, dtype=torch.float64).tril()
+    x = torch.randn(n, n, generator=g, dtype=torch.float64)
+    s = x @ x.T
+    dense = chol.T @ s @ chol
+    assert torch.allclose(_lower_congruence(chol, s).tril(), dense.tril(), rtol=1e-12, atol=1e-9)

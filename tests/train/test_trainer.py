@@ -140,3 +140,14 @@ def test_checkpoint_format_1_runs_still_load(tmp_path):
     assert ganforge.load(run).sample(4).shape == (4, 1, 8, 8)
     resumed = ganforge.train(_cfg(run, steps=8), resume=True)
     assert latest_checkpoint(resumed)[0]["step"] == 8
+
+
+def test_threads_apply_to_the_run_and_are_given_back(tmp_path):
+    """``threads`` sets PyTorch's (process-wide) intra-op thread count for the run only; run.json records it."""
+    before = torch.get_num_threads()
+    wanted = 1 if before != 1 else 2
+    run = ganforge.train(_cfg(tmp_path / "run", steps=2, threads=wanted))
+    assert json.loads((run / "run.json").read_text())["threads"] == wanted
+    assert torch.get_num_threads() == before
+    with pytest.raises(GanforgeError, match="threads"):
+        make_config({"threads": -1})
