@@ -94,7 +94,8 @@ def upfirdn2d(x: torch.Tensor, f: torch.Tensor | None, up: int = 1, down: int = 
     return F.conv2d(x, kernel, stride=down, groups=c)
 
 
-def filter2d(x: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
-    """Filter keeping the size (zero padding, centred as the official ``filter2d``)."""
-    k = f.shape[-1]
-    return upfirdn2d(x, f, padding=(k // 2, (k - 1) // 2, k // 2, (k - 1) // 2))
+def filter2d(x: torch.Tensor, f: torch.Tensor, padding: tuple[int, int, int, int] = (0, 0, 0, 0)) -> torch.Tensor:
+    """Filter keeping the size (+ ``padding``): zero padding centred as the official ``filter2d``."""
+    fh, fw = (f.numel(), f.numel()) if f.ndim == 1 else f.shape
+    x0, x1, y0, y1 = padding
+    return upfirdn2d(x, f, padding=(x0 + fw // 2, x1 + (fw - 1) // 2, y0 + fh // 2, y1 + (fh - 1) // 2))
