@@ -230,6 +230,10 @@ def equivariance(module, kinds=("t",), num_samples: int = 1000, batch_size: int 
                 sums[kind] += torch.stack([((ref - img).square() * mask).double().sum().cpu(), mask.double().sum().cpu()])
     finally:
         module.train(was_training)
+    for kind, s in sums.items():
+        if s[1] == 0:  # the resampling filters' borders cover the whole image
+            raise GanforgeError(f"eq-{kind.replace('_', '-')} is undefined on {res}x{res} images: no pixel is left "
+                                "after the resampling filters' borders (eq-r needs about 16x16 or more).")
     return {k: float(20 * math.log10(2) - 10 * torch.log10(s[0] / s[1])) for k, s in sums.items()}
 
 
