@@ -14,7 +14,9 @@ StyleGAN2's EQ-T translates its 4x4 constant (band-limited), it has no EQ-R. Qua
 distance on the real data's 20 principal components between 300 samples and 1,000 training images
 (the learning tests' check; untrained ~90, real vs real ~1.3). The RMS of the generated images is
 recorded too: PSNR is relative to the [-1, 1] range, so a near-constant image scores high by itself.
-Results: bench/results/stylegan3-equivariance.json.
+Results: bench/results/stylegan3-equivariance.json. ``--grids`` also saves, per model, 32 EMA samples
+and a translation strip (rows: seeds; columns: the input moved right by 0, 1/4, ..., 2 pixels) to
+docs/img/equivariance-<model>-{samples,translate}.png.
 """
 from __future__ import annotations
 
@@ -31,12 +33,13 @@ sys.path.insert(0, str(ROOT))
 
 from ganforge.config import make_config  # noqa: E402
 from ganforge.data import load_dataset  # noqa: E402
-from ganforge.metrics.equivariance import equivariance  # noqa: E402
+from ganforge.metrics.equivariance import equivariance, synthesize  # noqa: E402
 from ganforge.metrics.fid import frechet_distance  # noqa: E402
 from ganforge.train.trainer import Trainer  # noqa: E402
 from ganforge.utils.hardware import describe_machine  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
+IMG = ROOT / "docs" / "img"
 SMALL = dict(image_size=16, z_dim=32, g_width=8, d_width=8, batch_size=16, ema_decay=0.99, sample_every=0,
              checkpoint_every=0, log_every=10**8, device="cpu", channels_last=False)
 MODELS = {
@@ -64,6 +67,23 @@ def measure(trainer, real: torch.Tensor, eq_samples: int) -> dict:
             "image_rms": round(float(fake.square().mean().sqrt()), 4), "eval_cpu_s": round(time.process_time() - start, 1)}
 
 
+@torch.no_grad()
+def save_grids(name: str, trainer, dataset) -> None:
+    from ganforge.utils.images import save_grid
+
+    generator = trainer.ema.model.eval()
+    save_grid(dataset.from_model(trainer.recipe.sample(32, seed=1, nets={"generator": generator}).x),
+              IMG / f"equivariance-{name}-samples.png", nrow=8)
+    ws = generator.styles(trainer.recipe.seed_latents(range(6)))
+    res, frames = dataset.shape[-1], []
+    for k in range(9):  # quarter-pixel steps: texture that moves with the content vs sticks to pixels
+        mat = torch.eye(3)
+        mat[0, 2] = -k / 4 / res
+        frames.append(synthesize(generator, ws, mat))
+    strip = torch.stack(frames, dim=1).flatten(0, 1).clamp(-1, 1)
+    save_grid(dataset.from_model(strip), IMG / f"equivariance-{name}-translate.png", nrow=9)
+
+
 def run(name: str, args) -> dict:
     cfg = make_config({**SMALL, **MODELS[name], "data": "fashion-mnist", "data_dir": args.data_dir, "steps": 10**8,
                        "seed": args.seed})
@@ -77,6 +97,8 @@ def run(name: str, args) -> dict:
         trainer.train_step()
     train_cpu, train_wall = time.process_time() - cpu, time.time() - wall
     trained = measure(trainer, real, args.eq_samples)
+    if args.grids:
+        save_grids(name, trainer, dataset)
     result = {"model": name, "recipe": cfg.recipe, "options": MODELS[name].get("options", {}), "steps": trainer.step,
               "kimg": round(trainer.step * cfg.batch_size / 1000, 2), "train_cpu_s": round(train_cpu, 1),
               "train_wall_s": round(train_wall, 1), "init": init, "trained": trained, "loadavg_start": load_start,
@@ -92,6 +114,7 @@ def main() -> None:
     p.add_argument("--eq-samples", type=int, default=64, help="w per equivariance metric [default: 64]")
     p.add_argument("--models", default=",".join(MODELS), help=f"comma-separated among {', '.join(MODELS)}")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--grids", action="store_true", help="save sample grids and translation strips to docs/img/")
     args = p.parse_args()
     torch.set_num_threads(1)
     results = [run(name, args) for name in args.models.split(",")]

@@ -161,7 +161,7 @@ def translate_constant(const: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     return out.to(const.dtype)
 
 
-def _synthesize(module, ws: torch.Tensor, transform: torch.Tensor | None) -> torch.Tensor:
+def synthesize(module, ws: torch.Tensor, transform: torch.Tensor | None) -> torch.Tensor:
     """Images of ``ws`` with the input moved by ``transform`` (inverse, 3x3) or as is (None)."""
     if hasattr(module.synthesis, "input"):  # StyleGAN3: the Fourier input takes the transform
         return module(None, ws=ws, transform=transform)
@@ -209,7 +209,7 @@ def equivariance(module, kinds=("t",), num_samples: int = 1000, batch_size: int 
             z = torch.randn(n, module.z_dim, generator=g).to(device)
             y = torch.randint(0, num_classes, (n,), generator=g).to(device) if num_classes else None
             ws = module.styles(z, y)
-            orig = _synthesize(module, ws, None).float()
+            orig = synthesize(module, ws, None).float()
             res = orig.shape[-1]
             for kind in kinds:
                 mat = torch.eye(3)
@@ -218,12 +218,12 @@ def equivariance(module, kinds=("t",), num_samples: int = 1000, batch_size: int 
                     if kind == "t":
                         t = (t * res).round() / res
                     mat[:2, 2] = -t
-                    img = _synthesize(module, ws, mat.to(device)).float()
+                    img = synthesize(module, ws, mat.to(device)).float()
                     shift = integer_translation if kind == "t" else fractional_translation
                     ref, mask = shift(orig, float(t[0]), float(t[1]))
                 else:
                     angle = float((torch.rand((), generator=g) * 2 - 1) * rotate_max * math.pi)
-                    img = _synthesize(module, ws, rotation_matrix(-angle).to(device)).float()
+                    img = synthesize(module, ws, rotation_matrix(-angle).to(device)).float()
                     ref, ref_mask = fractional_rotation(orig, angle)
                     img, img_mask = pseudo_rotation(img, angle)
                     mask = ref_mask * img_mask
