@@ -38,7 +38,7 @@ def _classifier(**options):
 
 # Built-in metrics first, then optional modules from other teams (absent modules are skipped).
 importlib.import_module("ganforge.metrics.standard")
-for _module in ("compatibility", "translation", "ppl", "infogan", "text", "audio", "rprecision"):
+for _module in ("compatibility", "translation", "ppl", "equivariance", "infogan", "text", "audio", "rprecision"):
     try:
         importlib.import_module(f"ganforge.metrics.{_module}")
     except ModuleNotFoundError as e:
