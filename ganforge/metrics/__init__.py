@@ -67,6 +67,18 @@ def _as_model_space(x, what: str):
     return x.detach().cpu()
 
 
+def check_extractor(recipe, extractor) -> None:
+    """Refuse an extractor whose network the run's discriminator trained on (projected-gan with the Inception):
+    G then optimises those very features and their Fréchet distance stops measuring the images
+    (Kynkäänniemi et al., "The Role of ImageNet Classes in Fréchet Inception Distance", ICLR 2023)."""
+    name = extractor if isinstance(extractor, str) else getattr(extractor, "name", None)
+    if name in getattr(recipe, "discriminator_feature_extractors", ()):
+        other = "classifier" if name != "classifier" else "inception"
+        raise GanforgeError(f"this run's discriminator was trained on the {name} network's features, so {name}-based "
+                            f"metrics are unreliable for it (Kynkäänniemi et al., ICLR 2023); evaluate with "
+                            f"--extractor {other} (Python: extractor={other!r}).")
+
+
 def evaluate(fake, real, metrics, extractor="classifier", **options) -> dict[str, float]:
     """Score ``fake`` against ``real`` with ``metrics`` (names or a comma-separated string).
 
@@ -87,6 +99,8 @@ def evaluate(fake, real, metrics, extractor="classifier", **options) -> dict[str
     generator = options.pop("generator", None)
     if hasattr(fake, "sample") and not isinstance(fake, torch.Tensor):
         generator = fake
+    if generator is not None:
+        check_extractor(getattr(generator, "recipe", None), extractor)
         fake = generator.sample(int(options.get("samples", 1000)), seed=int(options.get("seed", 0)))
     fake = _as_model_space(fake, "fake")
     if fake is None or len(fake) == 0:
@@ -110,4 +124,4 @@ def evaluate(fake, real, metrics, extractor="classifier", **options) -> dict[str
     return results
 
 
-__all__ = ["METRICS", "EXTRACTORS", "MetricContext", "evaluate", "parse_metrics"]
+__all__ = ["METRICS", "EXTRACTORS", "MetricContext", "check_extractor", "evaluate", "parse_metrics"]
