@@ -82,7 +82,7 @@ def test_projections_are_seeded_fixed_and_never_trained(shared_data, fashion16, 
     assert any(not torch.equal(v, other.nets["projector"].state_dict()[k]) for k, v in a.nets["projector"].state_dict().items())
     assert "projector" in a.frozen and "feature" not in a.nets  # the feature network is no network of the run
     with one_thread():
-        trainer = Trainer(cfg, run_dir=None, dataset=fashion16)
+        trainer = Trainer(cfg.replace(steps=2), run_dir=None, dataset=fashion16)
         projector = {k: v.clone() for k, v in trainer.recipe.nets["projector"].state_dict().items()}
         features = {k: v.clone() for k, v in trainer.recipe.feature.module.state_dict().items()}
         trainer.fit()
@@ -144,7 +144,7 @@ def test_eval_refuses_the_inception_for_a_run_whose_d_saw_it(shared_data, fashio
                                                              capsys):
     out = tmp_path / "inception-d"
     with one_thread():
-        Trainer(_config(shared_data, str(inception_torchscript), steps=1, batch_size=4, out=str(out)), run_dir="auto",
+        Trainer(_config(shared_data, str(inception_torchscript), steps=1, batch_size=2, out=str(out)), run_dir="auto",
                 dataset=fashion16).fit()
     gen = ganforge.load(out)
     assert gen.recipe.discriminator_feature_extractors == ("inception",)
@@ -162,7 +162,7 @@ def test_learns_fashion_mnist_with_the_default_feature_network(shared_data, tmp_
     the EMA samples falls far below the untrained generator's (a different network from D's features)."""
     out = tmp_path / "learn"
     argv = ["train", "--recipe", "projected-gan", "--data", "fashion-mnist", "--data-dir", str(shared_data),
-            "--image-size", "16", "--steps", "150", "--batch-size", "32", "--ema-decay", "0.95", "--out", str(out),
+            "--image-size", "16", "--steps", "80", "--batch-size", "32", "--ema-decay", "0.95", "--out", str(out),
             "--sample-every", "0", "--checkpoint-every", "0"]
     with one_thread():
         assert main(argv) == 0
