@@ -178,7 +178,9 @@ def load_feature_net(spec: str, dataset, resolution: int | None = None, seed: in
                                 "with --options '{feature_net: ...}'.")
         net = pretrained(dataset, "pyramid", seed=seed) if trained else build_untrained(dataset, "pyramid")
         module = freeze(Resized(ClassifierPyramid(net), resolution, rgb=False))
-        return FeatureNet(module, spec, weights_sha256(net) if trained else "", (), resolution)
+        # the metrics' classifier extractor with classifier_kind="pyramid" is this network (any seed: same data, same
+        # architecture): evaluation refuses it for such runs.
+        return FeatureNet(module, spec, weights_sha256(net) if trained else "", ("classifier-pyramid",), resolution)
     if spec == "inception":
         return from_torchscript(inception_path(), spec, resolution)
     if ":" in spec and not Path(spec).exists():

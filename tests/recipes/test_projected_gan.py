@@ -172,3 +172,6 @@ def test_learns_fashion_mnist_with_the_default_feature_network(shared_data, tmp_
         control = RECIPES.get("projected-gan")(gen.config, data)  # step 0: untrained generator
         untrained = evaluate(control.sample(500, seed=1).x, data, "fid", extractor="classifier", real_samples=500)["fid"]
     assert trained < 0.6 * untrained, (trained, untrained)  # measured at 80 steps: 104 vs 247 (0.42)
+    check_extractor(gen.recipe, "classifier")  # the cnn classifier: another network than D's pyramid
+    with pytest.raises(GanforgeError, match="--extractor inception"):
+        check_extractor(gen.recipe, "classifier", classifier_kind="pyramid")
