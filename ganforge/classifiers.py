@@ -26,7 +26,7 @@ from torch import nn
 
 from ganforge.errors import GanforgeError
 
-KINDS = ("logreg", "mlp", "cnn")
+KINDS = ("logreg", "mlp", "cnn", "pyramid")
 FORMAT_VERSION = 1
 
 # Budgets chosen so that digits trains in ~1-2 s and Fashion-MNIST (60k) well under a minute on
@@ -36,6 +36,7 @@ HYPER_PARAMETERS = {
     "logreg": {"steps": 600, "batch_size": 256, "lr": 1e-2, "weight_decay": 1e-4},
     "mlp": {"steps": 800, "batch_size": 128, "lr": 2e-3, "weight_decay": 1e-4, "hidden": 256},
     "cnn": {"steps": 900, "batch_size": 128, "lr": 2e-3, "weight_decay": 1e-4, "width": 16},
+    "pyramid": {"steps": 900, "batch_size": 128, "lr": 2e-3, "weight_decay": 1e-4, "width": 16},
 }
 
 
@@ -118,6 +119,34 @@ class CNN(nn.Module):
         return self.head(self.features(x))
 
 
+class PyramidCNN(nn.Module):
+    """Four stride-2 3x3 convolution stages (widths w, 2w, 4w, 8w), global average pooling, a linear head.
+
+    Its four stage outputs (1/2 .. 1/16 of the input size) are the multi-scale features of the
+    projected-gan discriminator (``pyramid(x)``); ``features`` is the pooled last stage."""
+
+    def __init__(self, in_channels: int, num_classes: int, norm_shape, width: int = 16):
+        super().__init__()
+        self.norm = _Standardize(norm_shape)
+        widths = (in_channels, width, 2 * width, 4 * width, 8 * width)
+        self.stages = nn.ModuleList(
+            nn.Sequential(nn.Conv2d(widths[i], widths[i + 1], 3, stride=2, padding=1), nn.ReLU()) for i in range(4))
+        self.head = nn.Linear(widths[-1], num_classes)
+
+    def pyramid(self, x) -> list:
+        out, h = [], self.norm(x)
+        for stage in self.stages:
+            h = stage(h)
+            out.append(h)
+        return out
+
+    def features(self, x):
+        return self.pyramid(x)[-1].mean(dim=(2, 3))
+
+    def forward(self, x):
+        return self.head(self.features(x))
+
+
 def _check(dataset, kind: str) -> None:
     if kind not in KINDS:
         raise GanforgeError(f"unknown classifier kind {kind!r}; choose one of {', '.join(KINDS)}.")
@@ -127,8 +156,8 @@ def _check(dataset, kind: str) -> None:
             f"a classifier needs labels, and {name} has none; use a labelled dataset "
             "(or the inception extractor for metrics)."
         )
-    if kind == "cnn" and dataset.kind != "image":
-        raise GanforgeError("the 'cnn' classifier needs image data; use 'logreg' or 'mlp' for vectors.")
+    if kind in ("cnn", "pyramid") and dataset.kind != "image":
+        raise GanforgeError(f"the {kind!r} classifier needs image data; use 'logreg' or 'mlp' for vectors.")
     if len(dataset.y) < 2:
         raise GanforgeError("a classifier needs at least 2 labelled samples.")
 
@@ -138,7 +167,7 @@ def _architecture(dataset, kind: str, hp: dict) -> dict:
     arch = {"kind": kind, "shape": list(shape), "num_classes": int(dataset.num_classes)}
     if kind == "mlp":
         arch["hidden"] = hp["hidden"]
-    if kind == "cnn":
+    if kind in ("cnn", "pyramid"):
         arch["width"] = hp["width"]
     return arch
 
@@ -152,7 +181,17 @@ def _build(arch: dict) -> nn.Module:
         return LogReg(in_dim, arch["num_classes"], norm_shape)
     if arch["kind"] == "mlp":
         return MLP(in_dim, arch["num_classes"], norm_shape, arch["hidden"])
+    if arch["kind"] == "pyramid":
+        return PyramidCNN(shape[0], arch["num_classes"], norm_shape, arch["width"])
     return CNN(shape[0], arch["num_classes"], norm_shape, arch["width"], shape[1:])
+
+
+def build_untrained(dataset, kind: str) -> nn.Module:
+    """The architecture ``pretrained(dataset, kind)`` would train, with initial weights: its shapes, without
+    training (a run restored for sampling has a one-sample stand-in dataset)."""
+    if kind not in KINDS:
+        raise GanforgeError(f"unknown classifier kind {kind!r}; choose one of {', '.join(KINDS)}.")
+    return _build(_architecture(dataset, kind, HYPER_PARAMETERS[kind]))
 
 
 def dataset_fingerprint(dataset) -> str:

@@ -84,10 +84,11 @@ def _compare_files(args, options: dict):
 def _evaluate_run(args, options: dict):
     import ganforge
     from ganforge.data import load_dataset
-    from ganforge.metrics import evaluate, parse_metrics
+    from ganforge.metrics import check_extractor, evaluate, parse_metrics
 
     parse_metrics(args.metrics)  # fail on a typo before loading anything
     gen = ganforge.load(args.run, device=args.device)
+    check_extractor(gen.recipe, args.extractor)  # D trained on this network's features: before any sampling
     # The results go to RUN/metrics.json: check that it can be written before any work (data, sampling).
     check_output_file(_run_dir(args.run) / "metrics.json", "results file")
     cfg = gen.config.replace(device=args.device)

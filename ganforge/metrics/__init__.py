@@ -67,6 +67,20 @@ def _as_model_space(x, what: str):
     return x.detach().cpu()
 
 
+def check_extractor(recipe, extractor, classifier_kind: str | None = None) -> None:
+    """Refuse an extractor whose network the run's discriminator trained on (projected-gan with the Inception,
+    or with the ``pyramid`` classifier as ``classifier_kind``): G then optimises those very features and their
+    Fréchet distance stops measuring the images (Kynkäänniemi et al., "The Role of ImageNet Classes in
+    Fréchet Inception Distance", ICLR 2023)."""
+    name = extractor if isinstance(extractor, str) else getattr(extractor, "name", None)
+    seen = getattr(recipe, "discriminator_feature_extractors", ())
+    if name in seen or (name == "classifier" and f"classifier-{classifier_kind}" in seen):
+        other = "classifier" if name != "classifier" else "inception"
+        raise GanforgeError(f"this run's discriminator was trained on the {name} network's features, so {name}-based "
+                            f"metrics are unreliable for it (Kynkäänniemi et al., ICLR 2023); evaluate with "
+                            f"--extractor {other} (Python: extractor={other!r}).")
+
+
 def evaluate(fake, real, metrics, extractor="classifier", **options) -> dict[str, float]:
     """Score ``fake`` against ``real`` with ``metrics`` (names or a comma-separated string).
 
@@ -87,6 +101,8 @@ def evaluate(fake, real, metrics, extractor="classifier", **options) -> dict[str
     generator = options.pop("generator", None)
     if hasattr(fake, "sample") and not isinstance(fake, torch.Tensor):
         generator = fake
+    if generator is not None:
+        check_extractor(getattr(generator, "recipe", None), extractor, options.get("classifier_kind"))
         fake = generator.sample(int(options.get("samples", 1000)), seed=int(options.get("seed", 0)))
     fake = _as_model_space(fake, "fake")
     if fake is None or len(fake) == 0:
@@ -110,4 +126,4 @@ def evaluate(fake, real, metrics, extractor="classifier", **options) -> dict[str
     return results
 
 
-__all__ = ["METRICS", "EXTRACTORS", "MetricContext", "evaluate", "parse_metrics"]
+__all__ = ["METRICS", "EXTRACTORS", "MetricContext", "check_extractor", "evaluate", "parse_metrics"]

@@ -16,6 +16,9 @@ class Evaluate(Callback):
     def on_start(self, trainer):
         from ganforge.data import load_dataset
         from ganforge.errors import GanforgeError
+        from ganforge.metrics import check_extractor
+
+        check_extractor(trainer.recipe, trainer.cfg.eval_extractor)
 
         # Compare with the held-out split (the training split when a dataset has none).
         try:
