@@ -116,6 +116,10 @@ class Recipe:
     knobs: tuple[str, ...] = ()
     ema_networks: tuple[str, ...] = ()
     inference_networks: tuple[str, ...] = ()
+    # True when a step uses only part of a network (progressive growing: the layers of resolutions not
+    # reached yet). DDP then has to look for parameters without gradients at every step, which costs a
+    # graph traversal, so it is off unless a recipe says so.
+    partial_forward = False
     Options = None  # a dataclass of typed recipe options, or None
 
     def __init__(self, cfg, dataset: Dataset):

@@ -114,6 +114,7 @@ def batch_sizes_per_level(option: dict, levels: int, cap: int) -> list[int]:
 class ProGAN(Recipe):
     task, knobs = "noise", ()
     ema_networks = inference_networks = ("generator",)
+    partial_forward = True  # layers of resolutions not reached yet take no part (DDP: find_unused_parameters)
     Options = ProGANOptions
 
     def __init__(self, cfg, dataset):

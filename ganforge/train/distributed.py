@@ -147,7 +147,7 @@ def wrap_recipe(recipe, info: DistInfo, cfg) -> None:
             for buffer in net.buffers():
                 dist.broadcast(buffer, src=0)
         ids = [info.device.index] if info.device.type == "cuda" else None
-        setattr(recipe, name, DDP(net, device_ids=ids, **_BUFFER_SYNC))
+        setattr(recipe, name, DDP(net, device_ids=ids, find_unused_parameters=recipe.partial_forward, **_BUFFER_SYNC))
 
 
 def set_trainable(recipe, names) -> None:

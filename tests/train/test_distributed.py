@@ -207,13 +207,16 @@ def test_two_process_resume_is_bit_exact_on_every_rank(spawned):
     assert not torch.equal(tensors["rng.torch.rank0"], tensors["rng.torch.rank1"])
 
 
-def _torchrun(out: Path, *flags: str) -> subprocess.CompletedProcess:
+TOY_WGAN_GP = ("--recipe", "wgan-gp", "--architecture", "mlp", "--data", "toy-ring", "--options", "{n_samples: 1024}",
+               "--g-width", "32", "--d-width", "32", "--z-dim", "8", "--n-critic", "2")
+
+
+def _torchrun(out: Path, *flags: str, job: tuple[str, ...] = TOY_WGAN_GP) -> subprocess.CompletedProcess:
     port = _free_port()
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", f"--nproc_per_node={WORLD}",
-           "--master_addr", "127.0.0.1", "--master_port", str(port), "-m", "ganforge", "train",
-           "--recipe", "wgan-gp", "--architecture", "mlp", "--data", "toy-ring", "--options", "{n_samples: 1024}",
-           "--g-width", "32", "--d-width", "32", "--z-dim", "8", "--batch-size", str(PER_RANK), "--n-critic", "2",
-           "--log-every", "2", "--checkpoint-every", "2", "--sample-every", "0", "--device", "cpu", *flags]
+           "--master_addr", "127.0.0.1", "--master_port", str(port), "-m", "ganforge", "train", *job,
+           "--batch-size", str(PER_RANK), "--log-every", "2", "--checkpoint-every", "2", "--sample-every", "0",
+           "--device", "cpu", *flags]
     env = {**os.environ, **_localhost_env(port), "PYTHONPATH": str(ROOT)}
     result = subprocess.run(cmd, cwd=out.parent, env=env, capture_output=True, text=True, timeout=240)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -241,6 +244,17 @@ def test_torchrun_trains_wgan_gp_then_resumes_in_1_process(tmp_path):
         if key.startswith("net."):
             assert torch.isfinite(value).all(), key
     assert not torch.equal(resumed["net.generator.main.0.weight"], tensors["net.generator.main.0.weight"])
+
+
+def test_torchrun_trains_a_progressive_recipe_through_its_growth(tmp_path):
+    """ProGAN's layers of resolutions not reached yet get no gradient: DDP must be told to expect that
+    (``Recipe.partial_forward``), else the second step fails ("Expected to have finished reduction")."""
+    run = tmp_path / "run"
+    job = ("--recipe", "progan", "--data", "digits",
+           "--options", "{fade_kimg: 0.032, stable_kimg: 0.032, fmap_base: 64, fmap_max: 32}")
+    _torchrun(run, "--steps", "6", "--out", str(run), job=job)  # 4x4, fade-in to 8x8, 8x8
+    info = json.loads((run / "run.json").read_text())
+    assert info["status"] == "complete" and info["step"] == 6 and info["distributed"]["world_size"] == 2
 
 
 # -- single-process checks (no process group) ----------------------------------------------------
