@@ -515,8 +515,7 @@ def create_app(models: dict[str, Any], settings: Settings | None = None):
                                     f"/models/{name}/translate.")
         gen.recipe.check_knobs({"labels": label, **given})  # unknown knobs: 400 naming what it takes
         if model.graph is not None and set(given) <= set(model.graph.knobs):
-            inputs = model.graph.make_inputs(req.n, req.seed, labels=label) if label is not None else \
-                model.graph.make_inputs(req.n, req.seed)
+            inputs = model.graph.make_inputs(req.n, req.seed, **({"labels": label} if label is not None else {}), **given)
             x = await model.batcher.submit(inputs, req.n)
             y = inputs.get("labels")
         else:
@@ -543,7 +542,10 @@ def create_app(models: dict[str, Any], settings: Settings | None = None):
         if req.truncation is not None and "truncation" not in model.graph.input_names:
             raise RequestError(400, f"model {name!r} has no truncation; drop 'truncation'.")
         n = len(req.items)
-        inputs = model.graph.make_inputs(n, 0, labels=label) if label is not None else model.graph.make_inputs(n, 0)
+        knobs = {"labels": label} if label is not None else {}
+        if req.truncation is not None:
+            knobs["truncation"] = req.truncation
+        inputs = model.graph.make_inputs(n, 0, **knobs)
         per_item = [class_label(model, item.class_) for item in req.items]
         if any(c is not None for c in per_item):
             labels = inputs["labels"].clone()

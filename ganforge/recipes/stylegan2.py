@@ -169,6 +169,35 @@ class StyleGAN2(ObjectiveGAN):
         super().load_state_dict(state)
 
     # -- sampling -------------------------------------------------------------------------------
+    def inference_graph(self, nets):
+        """Export / serving: z (+ labels) and a per-row truncation psi -> images, as ``sample`` draws them
+        (mapping, w_avg + psi (w - w_avg) on every layer, synthesis with the fixed noise buffers)."""
+        from ganforge.deploy.graph import InferenceGraph, InputSpec
+
+        module, classes, z_dim = self.inference(nets, "generator"), int(self.num_classes), int(self.cfg.z_dim)
+
+        def make_inputs(n: int, seed: int = 0, labels=None, truncation=None) -> dict[str, torch.Tensor]:
+            psi = 1.0 if truncation is None else float(truncation)
+            if not 0.0 <= psi <= 2.0:
+                raise GanforgeError(f"truncation {psi} is out of range; use psi in [0, 1] (1: untruncated), up to 2.")
+            out = {"z": self.latent(n, generator=torch.Generator(device=self.device).manual_seed(int(seed)))}
+            if classes:
+                out["labels"] = class_labels(n, classes, labels, self.device)
+            elif labels is not None:
+                raise GanforgeError("this generator is unconditional; drop the class.")
+            out["truncation"] = torch.full((n, 1), psi, device=self.device)
+            return out
+
+        inputs = [InputSpec("z", ("batch", z_dim), "float32", "latent: standard normal N(0, I), float32")]
+        if classes:
+            inputs.append(InputSpec("labels", ("batch",), "int64", f"class index in 0..{classes - 1}"))
+        inputs.append(InputSpec("truncation", ("batch", 1), "float32", "psi per row: 1 untruncated, 0 the mean w", 1.0))
+        return InferenceGraph(_StyleGraph(module, bool(classes)), inputs, make_inputs,
+                              InputSpec("x", ("batch", *self.dataset.shape), "float32",
+                                        "images NCHW float32 in [-1, 1]; uint8 = round((x + 1) * 127.5)"),
+                              knobs=("truncation",) + (("labels",) if classes else ()),
+                              meta={"z_dim": z_dim, "num_classes": classes, "w_dim": int(module.mapping.w_avg.numel())})
+
     def seed_latents(self, seeds) -> torch.Tensor:
         """z of each seed: the first latent that ``sample(1, seed=s)`` draws, so seeds mean the same everywhere."""
         return torch.cat([self.latent(1, torch.Generator(device=self.device).manual_seed(int(s))) for s in seeds])
@@ -228,3 +257,18 @@ class StyleGAN2(ObjectiveGAN):
             images.append(self.sample(1, seed=a, nets=nets).x)
             images += [self.sample(1, nets=nets, mix=(a, b)).x for b in b_seeds]
         return {"truncation": sweep, "mixing": Samples(torch.cat(images), extra={"nrow": k + 1})}
+
+
+class _StyleGraph(torch.nn.Module):
+    """The style-based generator as one traceable call (truncation is a tensor, not a Python float)."""
+
+    def __init__(self, generator, conditional: bool):
+        super().__init__()
+        self.generator, self.conditional = generator, conditional
+
+    def forward(self, z, *rest):
+        labels, psi = (rest[0], rest[1]) if self.conditional else (None, rest[0])
+        w = self.generator.mapping(z, labels)
+        w = self.generator.mapping.w_avg.lerp(w, psi)  # psi: (N, 1); psi = 1 leaves w as it is
+        ws = w[:, None].repeat(1, self.generator.num_ws, 1)
+        return self.generator(None, ws=ws, noise_mode="const")

@@ -21,7 +21,7 @@ TRANSLATE, NEGATIVES = "test-deploy-translate", "test-deploy-digits-negative"
 
 @pytest.fixture(scope="session")
 def runs(tmp_path_factory):
-    """{"dcgan": run, "cgan": run, "translate": run}; the image-input fixture recipe stays registered
+    """{"dcgan": run, "cgan": run, "translate": run, "stylegan2": run}; the image-input fixture recipe stays registered
     for the session (loading its run needs it)."""
     RECIPES.register(TRANSLATE)(Translate)
     DATASETS.register(NEGATIVES)(load_negatives)
@@ -31,6 +31,9 @@ def runs(tmp_path_factory):
         "cgan": ganforge.train({"recipe": "cgan", "data": "digits", "out": str(root / "cgan"), **TINY}),
         "translate": ganforge.train({"recipe": TRANSLATE, "data": NEGATIVES, "out": str(root / "translate"),
                                      "ema_decay": 0.0, **TINY}),
+        "stylegan2": ganforge.train({"recipe": "stylegan2", "data": "digits", "out": str(root / "stylegan2"), **TINY,
+                                     "steps": 2, "batch_size": 8, "g_width": 8, "d_width": 8,
+                                     "options": {"w_dim": 32, "mapping_layers": 2}}),
     }
     yield out
     RECIPES.unregister(TRANSLATE)

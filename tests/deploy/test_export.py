@@ -149,3 +149,21 @@ def test_bad_export_arguments_exit_2_with_one_line(runs, tmp_path, capsys, argv,
 def test_export_of_a_missing_run_exits_2(tmp_path, capsys):
     assert main(["export", str(tmp_path / "nope"), "--out", str(tmp_path / "x.onnx")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_stylegan2_exports_with_a_truncation_input(runs, tmp_path):
+    """StyleGAN2's graph (mapping, truncation around the mean w, synthesis with the fixed noise) gives
+    in ONNX Runtime what ``sample`` gives, at psi 1 and at psi 0.5."""
+    run = runs["stylegan2"]
+    out = ganforge.export(run, format="onnx", out=tmp_path / "sg2.onnx")
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    assert [i.name for i in session.get_inputs()] == ["z", "truncation"]
+    gen = ganforge.load(run)
+    graph = build_graph(gen.recipe, gen.nets)
+    for psi in (1.0, 0.5):
+        inputs = graph.make_inputs(3, seed=5, truncation=psi)
+        got = session.run(None, {k: v.numpy() for k, v in inputs.items()})[0]
+        expected = gen.sample(3, seed=5, truncation=psi).numpy()
+        assert np.abs(got - expected).max() <= 1e-4, psi
+    with pytest.raises(GanforgeError, match="truncation"):
+        graph.make_inputs(1, truncation=3.0)

@@ -50,6 +50,20 @@ def decode_images(payload) -> list[np.ndarray]:
 
 # -- endpoints -------------------------------------------------------------------------------------
 
+def test_truncation_reaches_a_style_based_model_through_the_batcher(generators):
+    """StyleGAN2's graph takes a per-row truncation: psi 0 gives the mean-w image for every seed, on
+    /sample and on the explorer's /latents."""
+    app = create_app({"sg": generators["stylegan2"]}, Settings(max_n=16, batch_wait=0.0))
+    with TestClient(app) as c:
+        sample = lambda **kw: decode_images(c.post("/models/sg/sample", json={"n": 3, "format": "json", **kw}).json())  # noqa: E731
+        free, mean = sample(seed=1), sample(seed=1, truncation=0.0)
+        assert any((free[0] != other).any() for other in free[1:])  # untruncated: the seeds differ
+        assert all((mean[0] == other).all() for other in mean[1:] + sample(seed=2, truncation=0.0))
+        items = [{"seed": 3}, {"seed": 4}]
+        same = decode_images(c.post("/models/sg/latents", json={"items": items, "truncation": 0.0, "format": "json"}).json())
+        assert (same[0] == same[1]).all() and (same[0] == mean[0]).all()
+
+
 def test_health_and_models(client):
     assert client.get("/health").json()["status"] == "ok"
     models = {m["name"]: m for m in client.get("/models").json()["models"]}
