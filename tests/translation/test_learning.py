@@ -46,18 +46,39 @@ def test_pix2pix_colours_openmoji_line_art(emoji):
     assert model["psnr"] > mean["psnr"] + 4 and model["ssim"] > mean["ssim"] + 0.4
 
 
-def test_cyclegan_translates_twemoji_closer_to_noto(emoji):
-    """Unpaired Twemoji -> Noto, 218 held-out emoji scored against their known Noto counterparts.
-    Measured (150 steps): PSNR 11.85 vs identity 11.62 and mean image 11.28; L1 0.365 vs mean 0.444
-    (identity's L1, 0.346, is not beaten at this budget; a Twemoji-vs-Noto CNN still calls 94% of the
-    outputs Twemoji, so the style has not moved yet: see docs/BENCHMARKS.md)."""
+def _vendor_classifier(train):
+    """Twemoji (0) vs Noto (1) CNN on the training images of both vendors."""
+    from ganforge.classifiers import pretrained
+    from ganforge.data.base import Dataset
+
+    a, b = train.sources["A"].x, train.sources["B"].x
+    both = Dataset("vendors", torch.cat([a, b]), torch.cat([torch.zeros(len(a)), torch.ones(len(b))]).long(), 2,
+                   ["twemoji", "noto"], kind="image")
+    return pretrained(both, "cnn", steps=300)
+
+
+def test_cyclegan_translates_twemoji_towards_noto(emoji):
+    """Unpaired Twemoji -> Noto at 32x32, 218 held-out emoji: a vendor classifier (a CNN trained on both
+    vendors' training images) must call many more outputs Noto than inputs, and the outputs must be
+    closer to their known Noto counterparts than the mean Noto image. 500 steps, batch 4, width 16 (the
+    first 500 steps of the benchmark curve in docs/BENCHMARKS.md). Measured (seed 0): Noto 0.42 (inputs
+    0.10, the true counterparts 0.93), L1 0.338 / PSNR 12.06 (identity 0.340 / 11.97). At 64x64 the
+    earlier 150-step version of this test (108 CPU-s) left 94% of the outputs Twemoji."""
+    from ganforge.metrics.translation import to_255
+
     trainer, test, cpu = _train(recipe="cyclegan", data="unpaired-folder", data_dir=str(emoji / "vendors"),
-                                target="noto", options={"source": "twemoji"}, steps=150, batch_size=4,
-                                g_width=16, d_width=16, lr_decay_start=75, seed=0)
+                                target="noto", options={"source": "twemoji"}, image_size=32, steps=500,
+                                batch_size=4, g_width=16, d_width=16, lr_decay_start=0, seed=0)
     model, identity, mean = _scores(trainer, test)
-    print(f"cyclegan cpu {cpu:.0f}s model {model} identity {identity} mean {mean}")
+    inputs, _, knobs = trainer.recipe.eval_pairs(test)
+    with one_thread():
+        clf = _vendor_classifier(trainer.dataset)
+        out = trainer.recipe.sample(len(inputs), inputs=inputs, **knobs).x
+        noto = [float((clf(to_255(x).float() / 127.5 - 1).argmax(1) == 1).float().mean()) for x in (out, inputs)]
+    print(f"cyclegan cpu {cpu:.0f}s noto {noto[0]:.3f} (inputs {noto[1]:.3f}) model {model} identity {identity} "
+          f"mean {mean}")
+    assert noto[0] > noto[1] + 0.15
     assert model["l1"] < mean["l1"] - 0.03 and model["psnr"] > mean["psnr"] + 0.3
-    assert model["psnr"] > identity["psnr"]
 
 
 def test_stargan_recolours_openmoji_skin_tones(emoji):

@@ -154,6 +154,10 @@ def test_stargan_generator_translates_alike_in_train_and_eval_mode():
         train_out = g(x, c)
         g.eval()
         assert torch.allclose(g(x, c), train_out, atol=1e-6)
+    old = {k: v for k, v in g.state_dict().items()}  # a checkpoint of the running-statistics version
+    old.update({"model.1.running_mean": torch.zeros(8), "model.1.running_var": torch.ones(8),
+                "model.1.num_batches_tracked": torch.tensor(3)})
+    g.load_state_dict(old, strict=True)
 
 
 def test_srgan_pretrains_then_trains_adversarially_and_samples_low_res_folders(tmp_path, capsys):
