@@ -61,9 +61,10 @@ def test_cyclegan_translates_twemoji_towards_noto(emoji):
     """Unpaired Twemoji -> Noto at 32x32, 218 held-out emoji: a vendor classifier (a CNN trained on both
     vendors' training images) must call many more outputs Noto than inputs, and the outputs must be
     closer to their known Noto counterparts than the mean Noto image. 500 steps, batch 4, width 16 (the
-    first 500 steps of the benchmark curve in docs/BENCHMARKS.md). Measured (seed 0): Noto 0.42 (inputs
-    0.10, the true counterparts 0.93), L1 0.338 / PSNR 12.06 (identity 0.340 / 11.97). At 64x64 the
-    earlier 150-step version of this test (108 CPU-s) left 94% of the outputs Twemoji."""
+    first 500 steps of the benchmark curve in docs/BENCHMARKS.md). Measured (seed 0, 116 CPU-s of training,
+    130 for the whole test): Noto 0.42 (inputs 0.10), L1 0.338 / PSNR 12.06 vs the mean image 0.435 / 11.46
+    (identity 0.340 / 11.97). At 64x64 the earlier 150-step version of this test (108 CPU-s of training)
+    left 94% of the outputs Twemoji."""
     from ganforge.metrics.translation import to_255
 
     trainer, test, cpu = _train(recipe="cyclegan", data="unpaired-folder", data_dir=str(emoji / "vendors"),
