@@ -59,14 +59,14 @@ class StarGenerator(nn.Module):
         layers += [nn.Conv2d(c, channels, 7, 1, 3, bias=False), nn.Tanh()]
         self.model = nn.Sequential(*layers)
         self.num_domains = num_domains
-        self._register_load_state_dict_pre_hook(_drop_running_statistics)
+        self.register_load_state_dict_pre_hook(_drop_running_statistics)
 
     def forward(self, x, c):
         code = F.one_hot(c.long(), self.num_domains).to(x.dtype)[:, :, None, None].expand(-1, -1, *x.shape[2:])
         return self.model(torch.cat([x, code], 1))
 
 
-def _drop_running_statistics(state_dict, prefix, *args):
+def _drop_running_statistics(module, state_dict, prefix, *args):
     """Checkpoints written while G tracked running statistics hold them; they are unused now, so those runs
     still load (and translate better than before: with each image's own statistics)."""
     for key in [k for k in state_dict if k.startswith(prefix)
