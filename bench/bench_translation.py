@@ -5,6 +5,21 @@ and of the trivial baselines (identity, mean training target), through `ganforge
         --steps 1500 --out bench/runs
 
 Prints one markdown row per (method, scored thing) and writes bench/results/translation.json.
+
+``--curve EVERY`` instead trains once in-process (the same config as ``ganforge train`` with the same
+flags) and scores the held-out translations every EVERY steps, against the training CPU-seconds so far:
+
+    OMP_NUM_THREADS=1 python bench/bench_translation.py --methods stargan --steps 2000 --curve 250 \
+        --image-size 32 --batch-size 16
+
+- stargan: ``domain_acc`` (the fraction of outputs that the domain classifier of ``ganforge eval
+  --metrics domain_acc`` assigns to the requested domain), with that classifier's accuracy on the real
+  test images as its ceiling, and L1 / PSNR / SSIM against the same subject in the target domain;
+- cyclegan: ``noto`` = the fraction of Twemoji -> Noto outputs that a vendor classifier (the same CNN,
+  trained on the training images of both vendors: Twemoji = 0, Noto = 1) calls Noto, and L1 / PSNR /
+  SSIM against the known Noto counterparts; the untranslated inputs and the true counterparts give
+  that score's floor and ceiling.
+Step 0 is the untrained model (the control). Results go to bench/results/translation-curves.json.
 """
 from __future__ import annotations
 
@@ -12,9 +27,12 @@ import argparse
 import contextlib
 import io
 import json
+import os
 import sys
 import time
 from pathlib import Path
+
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # this checkout's ganforge, whatever is installed
@@ -60,6 +78,87 @@ def run(method: str, data: str, steps: int, out: Path, seed: int) -> dict:
     return result
 
 
+def machine() -> dict:
+    flags = ""
+    if Path("/proc/cpuinfo").is_file():
+        flags = next((line.split(":", 1)[1].split() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                      if line.startswith("flags")), [])
+    return {"loadavg": Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").is_file() else None,
+            "cpus": os.cpu_count(), "threads": torch.get_num_threads(), "torch": torch.__version__,
+            "cpu_flags": sorted(f for f in flags if f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16")),
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+
+
+def _vendors(dataset):
+    """Both vendors' images of an unpaired split labelled Twemoji (0) / Noto (1): the vendor classifier's data."""
+    from ganforge.data.base import Dataset
+
+    a, b = dataset.sources["A"].x, dataset.sources["B"].x
+    return Dataset("vendors", torch.cat([a, b]), torch.cat([torch.zeros(len(a)), torch.ones(len(b))]).long(), 2,
+                   ["twemoji", "noto"], kind="image")
+
+
+def _scorer(method: str, train, test, recipe):
+    """(inputs, knobs, fixed facts, score(outputs) -> dict) of the held-out translations."""
+    from ganforge.classifiers import classifier_accuracy, pretrained
+    from ganforge.metrics.translation import domain_accuracy, paired_scores, to_255
+
+    inputs, truth, knobs = recipe.eval_pairs(test)
+    if method == "stargan":
+        facts = {"classifier_real_test_accuracy": classifier_accuracy(pretrained(train, "cnn"), test),
+                 "identity": {"domain_acc": domain_accuracy(inputs, knobs["domain"], train),
+                              **paired_scores(inputs, truth)}}
+        return inputs, knobs, facts, lambda out: {"domain_acc": domain_accuracy(out, knobs["domain"], train),
+                                                  **paired_scores(out, truth)}
+    clf = pretrained(_vendors(train), "cnn")  # cached like every classifier
+
+    def noto(x):
+        with torch.no_grad():
+            return float((clf(to_255(x).float() / 127.5 - 1).argmax(1) == 1).float().mean())
+
+    facts = {"classifier_real_test_accuracy": classifier_accuracy(clf, _vendors(test)),
+             "identity": {"noto": noto(inputs), **paired_scores(inputs, truth)}, "truth": {"noto": noto(truth)}}
+    return inputs, knobs, facts, lambda out: {"noto": noto(out), **paired_scores(out, truth)}
+
+
+def curve(method: str, data: str, steps: int, every: int, seed: int, extra: list[str], save=None) -> dict:
+    """One in-process training run of ``method`` scored every ``every`` steps (see the module docstring);
+    ``save(result)`` after each point, so a stopped run keeps what it measured."""
+    from ganforge.cli import build_parser
+    from ganforge.commands.train import resolve_config
+    from ganforge.data import load_dataset
+    from ganforge.train.trainer import Trainer
+
+    torch.set_num_threads(1)
+    flags = [f.replace("{data}", data) for f in METHODS[method][0]] + extra
+    args = ["train", "--recipe", method, "--steps", str(steps), "--lr-decay-start", str(steps // 2), "--seed",
+            str(seed), "--sample-every", "0", "--checkpoint-every", "0", "--log-every", str(every),
+            "--channels-last", "false", "--device", "cpu"] + flags
+    cfg = resolve_config(build_parser().parse_args(args))
+    train, test = load_dataset(cfg, "train"), load_dataset(cfg, "test")
+    trainer = Trainer(cfg, run_dir=None, dataset=train)
+    recipe = trainer.recipe
+    inputs, knobs, facts, score = _scorer(method, train, test, recipe)
+    result = {"method": method, "seed": seed, "command": "ganforge " + " ".join(args), "machine_start": machine(),
+              **facts, "points": []}
+    cpu = 0.0
+    while True:
+        out = recipe.sample(len(inputs), inputs=inputs, **knobs).x
+        point = {"step": trainer.step, "train_cpu_s": round(cpu, 1), **score(out)}
+        result["points"].append(point)
+        print(json.dumps(point), flush=True)
+        result["machine_end"] = machine()
+        if save is not None:
+            save(result)
+        if trainer.step >= steps:
+            break
+        start = time.process_time()
+        for _ in range(every):
+            trainer.train_step()
+        cpu += time.process_time() - start
+    return result
+
+
 def cli() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default="../shared/data/emoji")
@@ -67,11 +166,22 @@ def cli() -> None:
     p.add_argument("--steps", type=int, default=1500)
     p.add_argument("--seeds", default="0")
     p.add_argument("--out", default="bench/runs")
-    p.add_argument("--results", default="bench/results/translation.json")
-    args = p.parse_args()
+    p.add_argument("--results", default=None, help="default: bench/results/translation[-curves].json")
+    p.add_argument("--curve", type=int, default=0, metavar="EVERY", help="score every EVERY steps of one run")
+    args, extra = p.parse_known_args()  # --curve: other flags go to `ganforge train` (--image-size 32 ...)
+    if args.curve:
+        path = Path(args.results or "bench/results/translation-curves.json")
+        done = json.loads(path.read_text()) if path.is_file() else []
+        for m in args.methods.split(","):
+            for s in args.seeds.split(","):
+                done.append(curve(m, args.data, args.steps, args.curve, int(s), extra,
+                                  save=lambda r: path.write_text(json.dumps(done + [r], indent=2) + "\n")))
+        return
+    if extra:
+        p.error(f"unrecognised arguments: {' '.join(extra)}")
     results = [run(m, args.data, args.steps, Path(args.out), int(s)) for m in args.methods.split(",")
                for s in args.seeds.split(",")]
-    path = Path(args.results)
+    path = Path(args.results or "bench/results/translation.json")
     old = json.loads(path.read_text()) if path.is_file() else []
     path.write_text(json.dumps(old + results, indent=2) + "\n")
     for r in results:

@@ -24,7 +24,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganforge.errors import GanforgeError
-from ganforge.nets.resnet_translator import ResnetBlock
 from ganforge.options import option_field
 from ganforge.recipes import RECIPES
 from ganforge.recipes.base import Phase, Samples, adversarial_groups
@@ -42,7 +41,11 @@ class StarGANOptions:
 class StarGenerator(nn.Module):
     def __init__(self, channels: int, num_domains: int, ngf: int = 64, n_blocks: int = 6):
         super().__init__()
-        norm = lambda c: nn.InstanceNorm2d(c, affine=True, track_running_stats=True)  # noqa: E731  (official)
+        # Instance statistics at training *and* inference. The official code builds these layers with
+        # track_running_stats=True but never calls G.eval(), so its outputs always use each image's own
+        # statistics; in eval mode running averages replace them and the outputs fall apart (domain
+        # accuracy 0.37 instead of 0.85, L1 0.46 instead of 0.20 after 500 steps at 32x32).
+        norm = lambda c: nn.InstanceNorm2d(c, affine=True)  # noqa: E731
         layers = [nn.Conv2d(channels + num_domains, ngf, 7, 1, 3, bias=False), norm(ngf), nn.ReLU(True)]
         c = ngf
         for _ in range(2):
@@ -56,16 +59,25 @@ class StarGenerator(nn.Module):
         layers += [nn.Conv2d(c, channels, 7, 1, 3, bias=False), nn.Tanh()]
         self.model = nn.Sequential(*layers)
         self.num_domains = num_domains
+        self.register_load_state_dict_pre_hook(_drop_running_statistics)
 
     def forward(self, x, c):
         code = F.one_hot(c.long(), self.num_domains).to(x.dtype)[:, :, None, None].expand(-1, -1, *x.shape[2:])
         return self.model(torch.cat([x, code], 1))
 
 
+def _drop_running_statistics(module, state_dict, prefix, *args):
+    """Checkpoints written while G tracked running statistics hold them; they are unused now, so those runs
+    still load (and translate better than before: with each image's own statistics)."""
+    for key in [k for k in state_dict if k.startswith(prefix)
+                and k.rsplit(".", 1)[-1] in ("running_mean", "running_var", "num_batches_tracked")]:
+        del state_dict[key]
+
+
 class _StarResidual(nn.Module):
     def __init__(self, c: int):
         super().__init__()
-        norm = lambda: nn.InstanceNorm2d(c, affine=True, track_running_stats=True)  # noqa: E731
+        norm = lambda: nn.InstanceNorm2d(c, affine=True)  # noqa: E731  (instance statistics: see StarGenerator)
         self.main = nn.Sequential(nn.Conv2d(c, c, 3, 1, 1, bias=False), norm(), nn.ReLU(True),
                                   nn.Conv2d(c, c, 3, 1, 1, bias=False), norm())
 

@@ -46,46 +46,68 @@ def test_pix2pix_colours_openmoji_line_art(emoji):
     assert model["psnr"] > mean["psnr"] + 4 and model["ssim"] > mean["ssim"] + 0.4
 
 
-def test_cyclegan_translates_twemoji_closer_to_noto(emoji):
-    """Unpaired Twemoji -> Noto, 218 held-out emoji scored against their known Noto counterparts.
-    Measured (150 steps): PSNR 11.85 vs identity 11.62 and mean image 11.28; L1 0.365 vs mean 0.444
-    (identity's L1, 0.346, is not beaten at this budget; a Twemoji-vs-Noto CNN still calls 94% of the
-    outputs Twemoji, so the style has not moved yet: see docs/BENCHMARKS.md)."""
+def _vendor_classifier(train):
+    """Twemoji (0) vs Noto (1) CNN on the training images of both vendors."""
+    from ganforge.classifiers import pretrained
+    from ganforge.data.base import Dataset
+
+    a, b = train.sources["A"].x, train.sources["B"].x
+    both = Dataset("vendors", torch.cat([a, b]), torch.cat([torch.zeros(len(a)), torch.ones(len(b))]).long(), 2,
+                   ["twemoji", "noto"], kind="image")
+    return pretrained(both, "cnn", steps=300)
+
+
+def test_cyclegan_translates_twemoji_towards_noto(emoji):
+    """Unpaired Twemoji -> Noto at 32x32, 218 held-out emoji: a vendor classifier (a CNN trained on both
+    vendors' training images) must call many more outputs Noto than inputs, and the outputs must be
+    closer to their known Noto counterparts than the mean Noto image. 500 steps, batch 4, width 16 (the
+    first 500 steps of the benchmark curve in docs/BENCHMARKS.md). Measured (seed 0, 116 CPU-s of training,
+    130 for the whole test): Noto 0.42 (inputs 0.10), L1 0.338 / PSNR 12.06 vs the mean image 0.435 / 11.46
+    (identity 0.340 / 11.97). At 64x64 the earlier 150-step version of this test (108 CPU-s of training)
+    left 94% of the outputs Twemoji."""
+    from ganforge.metrics.translation import to_255
+
     trainer, test, cpu = _train(recipe="cyclegan", data="unpaired-folder", data_dir=str(emoji / "vendors"),
-                                target="noto", options={"source": "twemoji"}, steps=150, batch_size=4,
-                                g_width=16, d_width=16, lr_decay_start=75, seed=0)
+                                target="noto", options={"source": "twemoji"}, image_size=32, steps=500,
+                                batch_size=4, g_width=16, d_width=16, lr_decay_start=0, seed=0)
     model, identity, mean = _scores(trainer, test)
-    print(f"cyclegan cpu {cpu:.0f}s model {model} identity {identity} mean {mean}")
+    inputs, _, knobs = trainer.recipe.eval_pairs(test)
+    with one_thread():
+        clf = _vendor_classifier(trainer.dataset)
+        out = trainer.recipe.sample(len(inputs), inputs=inputs, **knobs).x
+        noto = [float((clf(to_255(x).float() / 127.5 - 1).argmax(1) == 1).float().mean()) for x in (out, inputs)]
+    print(f"cyclegan cpu {cpu:.0f}s noto {noto[0]:.3f} (inputs {noto[1]:.3f}) model {model} identity {identity} "
+          f"mean {mean}")
+    assert noto[0] > noto[1] + 0.15
     assert model["l1"] < mean["l1"] - 0.03 and model["psnr"] > mean["psnr"] + 0.3
-    assert model["psnr"] > identity["psnr"]
 
 
 def test_stargan_recolours_openmoji_skin_tones(emoji):
     """6 domains (default yellow + 5 skin tones), 32 held-out subjects translated to each other domain
-    (960 outputs) with the real image of that subject in that domain as ground truth.
-    Measured (300 steps, n_critic 5, seed 0; 47-66 CPU-s): L1 0.208 vs mean image 0.309 (identity: 0.052,
-    not beaten); domain accuracy 0.15 = chance (the issue's >= 90% is missed at this budget, see
-    docs/BENCHMARKS.md). What the test holds it to: it reconstructs the subject far better than the
-    mean image, and the domain classifier (trained on real images) is meaningful."""
+    (960 outputs) with the real image of that subject in that domain as ground truth. At 32x32 (the CPU
+    budget: at 64x64 the domain-classification head of D needs ~4x the CPU time to start learning, see
+    docs/BENCHMARKS.md): 600 steps, n_critic 5 = 120 G updates, batch 16, width 16, Adam 5e-4.
+    Measured (seed 0, 63 CPU-s of training, 80 for the whole test): domain accuracy 0.81 (0.74 in a
+    probe of the same config; the classifier on the real test images: 0.78; identity 0.04, the untrained
+    G 0.17), L1 0.188 vs mean image 0.281. The check fails for an untrained G and for the inputs."""
     options = {"images": "color", "domain_column": "skintone", "domains": "|1|2|3|4|5", "missing_domain": "default",
                "group_column": "base_hexcode", "complete": True}
     trainer, test, cpu = _train(recipe="stargan", data="domains", data_dir=str(emoji / "openmoji"), options=options,
-                                steps=300, batch_size=8, n_critic=5, g_width=16, d_width=16, lr_g=5e-4, lr_d=5e-4,
-                                lr_decay_start=150, seed=0)
+                                image_size=32, steps=600, batch_size=16, n_critic=5, g_width=16, d_width=16,
+                                lr_g=5e-4, lr_d=5e-4, lr_decay_start=300, seed=0)
     model, identity, mean = _scores(trainer, test)
-    from ganforge.classifiers import classifier_accuracy, pretrained
     from ganforge.metrics.translation import domain_accuracy
 
     inputs, _, knobs = trainer.recipe.eval_pairs(test)
     with one_thread():
         out = trainer.recipe.sample(len(inputs), inputs=inputs, **knobs).x
         acc = domain_accuracy(out, knobs["domain"], trainer.dataset, steps=300)
-        real_acc = classifier_accuracy(pretrained(trainer.dataset, "cnn", steps=300), test)
+        unchanged = domain_accuracy(inputs, knobs["domain"], trainer.dataset, steps=300)
     print(f"stargan cpu {cpu:.0f}s model {model} identity {identity} mean {mean} domain_acc {acc:.3f} "
-          f"(classifier on real test images {real_acc:.3f})")
-    assert real_acc > 0.8  # the tone classifier works on real images
+          f"(identity {unchanged:.3f})")
+    assert unchanged < 0.2  # the classifier does not call an image whatever tone is asked for
+    assert acc > 0.4  # chance 1/6; the untrained G: 0.17
     assert model["l1"] < mean["l1"] - 0.05 and model["psnr"] > mean["psnr"] + 1
-    assert 0 <= acc <= 1
 
 
 def _sr(recipe, shared_data, **kw):
