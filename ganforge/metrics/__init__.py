@@ -99,9 +99,10 @@ def evaluate(fake, real, metrics, extractor="classifier", **options) -> dict[str
     """
     names = parse_metrics(metrics)
     generator = options.pop("generator", None)
+    if generator is not None:
+        check_extractor(getattr(generator, "recipe", None), extractor, options.get("classifier_kind"))
     if hasattr(fake, "sample") and not isinstance(fake, torch.Tensor):
         generator = fake
-    if generator is not None:
         check_extractor(getattr(generator, "recipe", None), extractor, options.get("classifier_kind"))
         fake = generator.sample(int(options.get("samples", 1000)), seed=int(options.get("seed", 0)))
     fake = _as_model_space(fake, "fake")
