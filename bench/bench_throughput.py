@@ -22,6 +22,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from ganforge.utils.hardware import describe_machine  # noqa: E402  (CPU flags in every result)
 
 
 def run_json(cmd: list[str], env: dict) -> dict:
@@ -67,7 +69,7 @@ def main() -> None:
 
     result = {
         "date": time.strftime("%Y-%m-%d"), "machine": f"{platform.machine()} {os.cpu_count()} cores, "
-        f"{platform.processor() or 'CPU'}, no GPU", "threads": a.threads, "steps": a.steps, "batch_size": a.batch_size,
+        f"{platform.processor() or 'CPU'}, no GPU", "machine_facts": describe_machine(), "threads": a.threads, "steps": a.steps, "batch_size": a.batch_size,
         "rounds": rounds,
         "median_img_per_s": {k: statistics.median(r[k] for r in rounds) for k in rounds[0]},
         "median_ratio_vs_peer": {v: statistics.median(r[v] / r["peer"] for r in rounds) for v in variants},
