@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -33,19 +32,10 @@ from ganforge.config import make_config  # noqa: E402
 from ganforge.data import load_dataset  # noqa: E402
 from ganforge.metrics import evaluate  # noqa: E402
 from ganforge.train.trainer import Trainer  # noqa: E402
+from ganforge.utils.hardware import describe_machine  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 IMG = ROOT / "docs" / "img"
-
-
-def cpu_flags() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("flags"):
-                return " ".join(f for f in line.split(":", 1)[1].split() if f.startswith(("avx", "sse4", "fma", "amx")))
-    except OSError:
-        pass
-    return platform.processor()
 
 
 def run_one(model: str, args) -> dict:
@@ -82,7 +72,7 @@ def run_one(model: str, args) -> dict:
               "fid_samples": args.fid_samples, "extractor": "classifier (cnn, seed 0)", "curve": curve,
               "feature_net": (cfg.options or {}).get("feature_net", "pyramid-cnn") if model == "projected-gan" else None,
               "feature_net_cpu_s": round(feature_cpu, 1), "threads": 1, "loadavg_start": load_start,
-              "loadavg_end": os.getloadavg(), "cpu_flags": cpu_flags(), "torch": torch.__version__,
+              "loadavg_end": os.getloadavg(), "cpu_flags": describe_machine()["cpu_flags"], "torch": torch.__version__,
               "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     g = trainer.ema.model if trainer.ema is not None else trainer.recipe.nets["generator"]
     if args.inception_samples:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -34,21 +33,12 @@ from ganforge.config import make_config  # noqa: E402
 from ganforge.data import load_dataset  # noqa: E402
 from ganforge.metrics import evaluate  # noqa: E402
 from ganforge.train.trainer import Trainer  # noqa: E402
+from ganforge.utils.hardware import describe_machine  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 IMG = ROOT / "docs" / "img"
 MODELS = {"dcgan": {"recipe": "dcgan"}, "stylegan2": {"recipe": "stylegan2"},
           "stylegan2-ada": {"recipe": "stylegan2", "ada": "bgc"}}
-
-
-def cpu_flags() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("flags"):
-                return " ".join(f for f in line.split(":", 1)[1].split() if f.startswith(("avx", "sse4", "fma", "amx")))
-    except OSError:
-        pass
-    return platform.processor()
 
 
 def run_one(model: str, args) -> dict:
@@ -74,7 +64,7 @@ def run_one(model: str, args) -> dict:
               "kimg": round(trainer.step * cfg.batch_size / 1000, 2), "train_cpu_s": round(train_cpu, 1),
               "train_wall_s": round(train_wall, 1), "fid_inception": round(scores["fid"], 2),
               "fid_samples": args.fid_samples, "threads": 1, "loadavg_start": load_start,
-              "loadavg_end": os.getloadavg(), "cpu_flags": cpu_flags(), "torch": torch.__version__,
+              "loadavg_end": os.getloadavg(), "cpu_flags": describe_machine()["cpu_flags"], "torch": torch.__version__,
               "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "curve": curve}
     if cfg.ada:
         result["ada_p"] = round(trainer.recipe.ada.p, 4)
