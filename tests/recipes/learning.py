@@ -37,6 +37,23 @@ def one_thread():
         torch.set_num_threads(old)
 
 
+
+def straight_and_resumed(root, base: dict):
+    """The same ``base["steps"]``-step run trained straight through (``root/straight``) and as half the
+    steps + resume + the rest (``root/split``), at one thread; returns ``root``."""
+    with one_thread():
+        Trainer(make_config({**base, "out": str(root / "straight")})).fit()
+        Trainer(make_config({**base, "steps": base["steps"] // 2, "out": str(root / "split")})).fit()
+        Trainer(make_config({**base, "out": str(root / "split")}), resume=True).fit()
+    return root
+
+
+def assert_same_training_state(a: dict, b: dict) -> None:
+    """Two checkpoints' tensors hold the same weights, EMAs and recipe state, bit for bit."""
+    for key in a:
+        if key.startswith(("net.", "ema.", "recipe.")):
+            assert torch.equal(a[key], b[key]), key
+
 def train(**overrides) -> Trainer:
     cfg = make_config({**QUIET, **overrides})
     with one_thread():

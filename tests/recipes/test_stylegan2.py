@@ -10,7 +10,7 @@ from ganforge.errors import GanforgeError
 from ganforge.recipes import RECIPES
 from ganforge.train.checkpoint import resolve_checkpoint
 from ganforge.train.trainer import Trainer
-from tests.recipes.learning import QUIET, one_thread
+from tests.recipes.learning import QUIET, assert_same_training_state, one_thread, straight_and_resumed
 
 # 8x8 digits: the smallest real images with a power-of-two size (two synthesis blocks, 4 ws).
 TINY = dict(recipe="stylegan2", data="digits", z_dim=16, g_width=4, d_width=4, batch_size=8, r1_interval=4,
@@ -86,11 +86,7 @@ def resumed_runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("stylegan2")
     base = {**QUIET, **TINY, "steps": 8, "checkpoint_every": 4, "sample_every": 4, "deterministic": True,
             "ada": "bgc", "ada_kimg": 0.05}
-    with one_thread():
-        Trainer(make_config({**base, "out": str(root / "straight")})).fit()
-        Trainer(make_config({**base, "steps": 4, "out": str(root / "split")})).fit()
-        Trainer(make_config({**base, "out": str(root / "split")}), resume=True).fit()
-    return root
+    return straight_and_resumed(root, base)
 
 
 def test_resume_is_exact_including_ada_p_and_the_path_length_mean(resumed_runs):
@@ -100,9 +96,7 @@ def test_resume_is_exact_including_ada_p_and_the_path_length_mean(resumed_runs):
     state = a_meta["recipe_state"][0]
     assert 0 < state["ada.p"] and state == b_meta["recipe_state"][0]
     assert a["recipe.rank0.pl_mean"] > 0
-    for key in a:
-        if key.startswith(("net.", "ema.", "recipe.")):
-            assert torch.equal(a[key], b[key]), key
+    assert_same_training_state(a, b)
 
 
 def test_training_writes_truncation_and_mixing_grids(resumed_runs):

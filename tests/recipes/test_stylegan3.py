@@ -13,7 +13,7 @@ from ganforge.errors import GanforgeError
 from ganforge.recipes import RECIPES
 from ganforge.train.checkpoint import resolve_checkpoint
 from ganforge.train.trainer import Trainer
-from tests.recipes.learning import QUIET, one_thread
+from tests.recipes.learning import QUIET, assert_same_training_state, one_thread, straight_and_resumed
 from tests.recipes.test_stylegan2 import pca_frechet
 
 # 8x8 digits, 3 synthesis layers with a 2-sample margin: the smallest real run.
@@ -55,11 +55,7 @@ def resumed_runs(tmp_path_factory):
     """The same 8 steps straight through and as 4 + resume + 4."""
     root = tmp_path_factory.mktemp("stylegan3")
     base = {**QUIET, **TINY, "steps": 8, "checkpoint_every": 4, "deterministic": True}
-    with one_thread():
-        Trainer(make_config({**base, "out": str(root / "straight")})).fit()
-        Trainer(make_config({**base, "steps": 4, "out": str(root / "split")})).fit()
-        Trainer(make_config({**base, "out": str(root / "split")}), resume=True).fit()
-    return root
+    return straight_and_resumed(root, base)
 
 
 def test_resume_is_exact_including_magnitude_emas_and_w_avg(resumed_runs):
@@ -68,9 +64,7 @@ def test_resume_is_exact_including_magnitude_emas_and_w_avg(resumed_runs):
     assert a_meta["step"] == b_meta["step"] == 8
     assert float(a["net.generator.synthesis.layers.0.magnitude_ema"]) != 1.0
     assert float(a["net.generator.mapping.w_avg"].abs().sum()) > 0
-    for key in a:
-        if key.startswith(("net.", "ema.", "recipe.")):
-            assert torch.equal(a[key], b[key]), key
+    assert_same_training_state(a, b)
 
 
 def test_cli_samples_truncated_and_evaluates_equivariance(resumed_runs, tmp_path, capsys):
