@@ -114,7 +114,7 @@ def build_graph(recipe, nets: dict[str, nn.Module], check: bool = True) -> Infer
     if hasattr(recipe, "inference_graph"):
         graph = recipe.inference_graph(nets)
     elif recipe.task in ("noise", "class"):
-        graph = _noise_graph(recipe, nets)
+        graph = noise_graph(recipe, nets)
     else:
         graph = _image_graph(recipe, nets)
     graph.module.eval()
@@ -123,7 +123,9 @@ def build_graph(recipe, nets: dict[str, nn.Module], check: bool = True) -> Infer
     return graph
 
 
-def _noise_graph(recipe, nets) -> InferenceGraph:
+def noise_graph(recipe, nets) -> InferenceGraph:
+    """z (+ labels) -> the generator, as ``GANRecipe.sample`` draws them; a recipe's own
+    ``inference_graph`` can extend it (StyleGAN2 adds a truncation input)."""
     from ganforge.recipes.gan import class_labels
 
     generator = recipe.inference(nets, "generator")

@@ -99,11 +99,12 @@ def evaluate(fake, real, metrics, extractor="classifier", **options) -> dict[str
     """
     names = parse_metrics(metrics)
     generator = options.pop("generator", None)
+    sample_here = hasattr(fake, "sample") and not isinstance(fake, torch.Tensor)
+    if sample_here:
+        generator = fake
     if generator is not None:
         check_extractor(getattr(generator, "recipe", None), extractor, options.get("classifier_kind"))
-    if hasattr(fake, "sample") and not isinstance(fake, torch.Tensor):
-        generator = fake
-        check_extractor(getattr(generator, "recipe", None), extractor, options.get("classifier_kind"))
+    if sample_here:
         fake = generator.sample(int(options.get("samples", 1000)), seed=int(options.get("seed", 0)))
     fake = _as_model_space(fake, "fake")
     if fake is None or len(fake) == 0:

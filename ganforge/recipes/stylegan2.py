@@ -170,33 +170,19 @@ class StyleGAN2(ObjectiveGAN):
 
     # -- sampling -------------------------------------------------------------------------------
     def inference_graph(self, nets):
-        """Export / serving: z (+ labels) and a per-row truncation psi -> images, as ``sample`` draws them
-        (mapping, w_avg + psi (w - w_avg) on every layer, synthesis with the fixed noise buffers)."""
-        from ganforge.deploy.graph import InferenceGraph, InputSpec
+        """Export / serving: the noise graph's z (+ labels) and a per-row truncation psi -> images, as
+        ``sample`` draws them (w_avg + psi (w - w_avg) on every layer, synthesis with the fixed noise)."""
+        from ganforge.deploy.graph import InferenceGraph, InputSpec, noise_graph
 
-        module, classes, z_dim = self.inference(nets, "generator"), int(self.num_classes), int(self.cfg.z_dim)
+        base, module = noise_graph(self, nets), self.inference(nets, "generator")
 
         def make_inputs(n: int, seed: int = 0, labels=None, truncation=None) -> dict[str, torch.Tensor]:
-            psi = 1.0 if truncation is None else float(truncation)
-            if not 0.0 <= psi <= 2.0:
-                raise GanforgeError(f"truncation {psi} is out of range; use psi in [0, 1] (1: untruncated), up to 2.")
-            out = {"z": self.latent(n, generator=torch.Generator(device=self.device).manual_seed(int(seed)))}
-            if classes:
-                out["labels"] = class_labels(n, classes, labels, self.device)
-            elif labels is not None:
-                raise GanforgeError("this generator is unconditional; drop the class.")
-            out["truncation"] = torch.full((n, 1), psi, device=self.device)
-            return out
+            psi = torch.full((n, 1), truncation_psi(truncation), device=self.device)
+            return {**base.make_inputs(n, seed, labels=labels), "truncation": psi}
 
-        inputs = [InputSpec("z", ("batch", z_dim), "float32", "latent: standard normal N(0, I), float32")]
-        if classes:
-            inputs.append(InputSpec("labels", ("batch",), "int64", f"class index in 0..{classes - 1}"))
-        inputs.append(InputSpec("truncation", ("batch", 1), "float32", "psi per row: 1 untruncated, 0 the mean w", 1.0))
-        return InferenceGraph(_StyleGraph(module, bool(classes)), inputs, make_inputs,
-                              InputSpec("x", ("batch", *self.dataset.shape), "float32",
-                                        "images NCHW float32 in [-1, 1]; uint8 = round((x + 1) * 127.5)"),
-                              knobs=("truncation",) + (("labels",) if classes else ()),
-                              meta={"z_dim": z_dim, "num_classes": classes, "w_dim": int(module.mapping.w_avg.numel())})
+        psi = InputSpec("truncation", ("batch", 1), "float32", "psi per row: 1 untruncated, 0 the mean w", 1.0)
+        return InferenceGraph(_StyleGraph(module, bool(self.num_classes)), base.inputs + [psi], make_inputs, base.output,
+                              knobs=base.knobs + ("truncation",), meta={**base.meta, "w_dim": int(module.mapping.w_avg.numel())})
 
     def seed_latents(self, seeds) -> torch.Tensor:
         """z of each seed: the first latent that ``sample(1, seed=s)`` draws, so seeds mean the same everywhere."""
@@ -206,9 +192,7 @@ class StyleGAN2(ObjectiveGAN):
     def sample(self, n: int, seed: int = 0, nets=None, labels=None, truncation=None, mix=None, mix_layers=None,
                interpolate=None, batch_size: int = 256) -> Samples:
         module = self.inference(nets, "generator")
-        psi = 1.0 if truncation is None else float(truncation)
-        if not 0.0 <= psi <= 2.0:
-            raise GanforgeError(f"--truncation {psi} is out of range; use psi in [0, 1] (1: untruncated), up to 2.")
+        psi = truncation_psi(truncation)
         if mix_layers is not None and mix is None:
             raise GanforgeError("--mix-layers needs --mix SEED_A,SEED_B.")
         if mix is not None and interpolate is not None:
@@ -258,6 +242,14 @@ class StyleGAN2(ObjectiveGAN):
             images += [self.sample(1, nets=nets, mix=(a, b)).x for b in b_seeds]
         return {"truncation": sweep, "mixing": Samples(torch.cat(images), extra={"nrow": k + 1})}
 
+
+
+def truncation_psi(truncation) -> float:
+    """The truncation knob as psi (None: 1, untruncated), with a clear error out of [0, 2]."""
+    psi = 1.0 if truncation is None else float(truncation)
+    if not 0.0 <= psi <= 2.0:
+        raise GanforgeError(f"--truncation {psi} is out of range; use psi in [0, 1] (1: untruncated), up to 2.")
+    return psi
 
 class _StyleGraph(torch.nn.Module):
     """The style-based generator as one traceable call (truncation is a tensor, not a Python float)."""
