@@ -12,15 +12,14 @@ from ganforge.config import Config
 from ganforge.errors import GanforgeError
 from ganforge.losses.bc import (BoundaryCalibration, classwise_mmd2, median_bandwidth, mmd2_plugin,
                                 mmd2_unbiased, parse_kinds)
+from ganforge.train.trainer import torch_threads
 
 
 @pytest.fixture(autouse=True)
 def _one_thread():
     """Thousands of tiny ops: intra-op threads only add overhead (10x on a busy 2-core machine)."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+    with torch_threads(1):  # the previous count is given back afterwards
+        yield
 
 
 def _posteriors(n, shift, scale, gen, d=3):

@@ -10,15 +10,14 @@ from ganforge.losses.regularizers import (
     add_instance_noise, apply_spectral_norm, clip_weights, gradient_penalty, has_spectral_norm,
     instance_noise_std, r1_penalty, smoothed_real_target,
 )
+from ganforge.train.trainer import torch_threads
 
 
 @pytest.fixture(autouse=True, scope="module")
 def _one_thread():
     # Tiny models: thread hand-offs cost more than the maths (and cores are shared in CI).
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+    with torch_threads(1):  # the previous count is given back afterwards
+        yield
 
 
 class Critic(nn.Module):

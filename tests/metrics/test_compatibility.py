@@ -11,15 +11,14 @@ from ganforge.data import load_dataset
 from ganforge.errors import GanforgeError
 from ganforge.metrics import compatibility
 from ganforge.metrics.compatibility import evaluate_compatibility, synthetic_labels
+from ganforge.train.trainer import torch_threads
 
 
 @pytest.fixture(autouse=True)
 def _one_thread():
     """Small models: intra-op threads only add overhead (15x on a busy shared 2-core machine)."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+    with torch_threads(1):  # the previous count is given back afterwards
+        yield
 
 
 class PoolGenerator:

@@ -5,8 +5,6 @@ hand-offs cost more than the maths on shared CI cores.
 """
 from __future__ import annotations
 
-import contextlib
-
 import pytest
 import torch
 
@@ -15,7 +13,7 @@ from ganforge.config import make_config
 from ganforge.data import load_dataset
 from ganforge.metrics.modes import toy_mode_metrics
 from ganforge.sampling import generate
-from ganforge.train.trainer import Trainer
+from ganforge.train.trainer import Trainer, torch_threads
 
 QUIET = dict(sample_every=0, checkpoint_every=0, log_every=10**6, channels_last=False, device="cpu")
 # Toy mixtures at the published setting (PacGAN's ring: radius 1, std 0.01; never widened): tiny MLPs,
@@ -27,14 +25,9 @@ DIGITS = dict(data="digits", architecture="mlp", z_dim=16, g_width=128, d_width=
               lr_g=2e-4, lr_d=2e-4, ema_decay=0.995, n_critic=1)
 
 
-@contextlib.contextmanager
 def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
+    """One intra-op thread for a block, the previous count given back (the trainer's own ``threads``)."""
+    return torch_threads(1)
 
 
 

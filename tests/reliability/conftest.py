@@ -1,5 +1,6 @@
 import pytest
-import torch
+
+from ganforge.train.trainer import torch_threads
 
 
 @pytest.fixture(autouse=True)
@@ -12,10 +13,8 @@ def _offline(monkeypatch):
 def _one_thread():
     """The networks here are tiny: extra intra-op threads only add spin-waiting, which on a shared
     2-core box made a step 10-100x slower. Restored afterwards (other tests keep their setting)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+    with torch_threads(1):  # the previous count is given back afterwards
+        yield
 
 
 @pytest.fixture(scope="session")
