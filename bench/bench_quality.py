@@ -38,8 +38,8 @@ from ganforge.config import make_config
 from ganforge.data import load_dataset
 from ganforge.metrics import evaluate
 from ganforge.train.callbacks import sampling_module, sampling_nets
-from ganforge.train.trainer import Trainer, torch_threads
-from ganforge.utils.hardware import describe_machine
+from ganforge.train.trainer import Trainer
+from ganforge.utils.hardware import describe_machine, torch_threads
 
 RECIPES = ("dcgan", "hinge", "sngan", "wgan-gp")
 

@@ -29,8 +29,8 @@ def add_arguments(p):
 def measure_training(cfg, warmup: int) -> dict:
     import torch
 
-    from ganforge.train.trainer import Trainer, torch_threads
-    from ganforge.utils.hardware import describe_machine
+    from ganforge.train.trainer import Trainer
+    from ganforge.utils.hardware import describe_machine, torch_threads
 
     trainer = Trainer(cfg, run_dir=None)
     with torch_threads(cfg.threads):

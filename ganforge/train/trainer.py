@@ -22,6 +22,7 @@ from ganforge.train.ema import EMA
 from ganforge.train.setup import build_recipe, resolve_device, seed_everything
 from ganforge.train.state import dataset_info  # noqa: F401  (re-exported)
 from ganforge.utils.files import ensure_writable_dir
+from ganforge.utils.hardware import torch_threads
 
 
 class StepContext:
@@ -70,19 +71,6 @@ class StepContext:
         t.optimizers[group].step()
         if phase is not None:
             t.recipe.after_step(phase)
-
-
-@contextlib.contextmanager
-def torch_threads(n: int):
-    """PyTorch's intra-op thread count set to ``n`` (0: unchanged) for a block; it is process-wide, so
-    a run inside a larger program (a notebook, the test suite) gives the previous count back."""
-    previous = torch.get_num_threads()
-    if n > 0:
-        torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 class Trainer:

@@ -1,4 +1,4 @@
-"""What the machine can run fast: CPU flags, native bf16, and the ``precision: auto`` choice.
+"""What the machine can run fast: CPU flags, native bf16, the ``precision: auto`` choice, and the thread count.
 
 bf16 autocast is a large win only where the hardware computes in bf16 natively: CUDA GPUs with bf16
 (Ampere and later) and x86 CPUs with AVX512-BF16 or AMX-BF16 (Intel Cooper Lake / Sapphire Rapids
@@ -13,6 +13,7 @@ the flag set is empty, so ``auto`` falls back to fp32 on CPU: safe, never slow.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import platform
@@ -108,6 +109,19 @@ def precision_warning(precision: str, device: torch.device | str = "cpu") -> str
     return None
 
 
+@contextlib.contextmanager
+def torch_threads(n: int):
+    """PyTorch's intra-op thread count set to ``n`` (0: unchanged) for a block; it is process-wide, so
+    a run inside a larger program (a notebook, the test suite) gives the previous count back."""
+    previous = torch.get_num_threads()
+    if n > 0:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
 def describe_machine(device: torch.device | str = "cpu") -> dict:
     """What a benchmark should record about the machine it ran on."""
     device = torch.device(device)
@@ -147,4 +161,5 @@ def _cpu_capability() -> str:
         return "unknown"
 
 
-__all__ = ["cpu_flags", "cpu_model", "native_bf16_flags", "native_bf16", "resolve_precision", "precision_warning", "describe_machine"]
+__all__ = ["cpu_flags", "cpu_model", "native_bf16_flags", "native_bf16", "resolve_precision", "precision_warning", "describe_machine",
+           "torch_threads"]

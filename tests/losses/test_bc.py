@@ -12,7 +12,7 @@ from ganforge.config import Config
 from ganforge.errors import GanforgeError
 from ganforge.losses.bc import (BoundaryCalibration, classwise_mmd2, median_bandwidth, mmd2_plugin,
                                 mmd2_unbiased, parse_kinds)
-from ganforge.train.trainer import torch_threads
+from ganforge.utils.hardware import torch_threads
 
 
 @pytest.fixture(autouse=True)

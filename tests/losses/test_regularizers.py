@@ -10,7 +10,7 @@ from ganforge.losses.regularizers import (
     add_instance_noise, apply_spectral_norm, clip_weights, gradient_penalty, has_spectral_norm,
     instance_noise_std, r1_penalty, smoothed_real_target,
 )
-from ganforge.train.trainer import torch_threads
+from ganforge.utils.hardware import torch_threads
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -11,7 +11,7 @@ from ganforge.data import load_dataset
 from ganforge.errors import GanforgeError
 from ganforge.metrics import compatibility
 from ganforge.metrics.compatibility import evaluate_compatibility, synthetic_labels
-from ganforge.train.trainer import torch_threads
+from ganforge.utils.hardware import torch_threads
 
 
 @pytest.fixture(autouse=True)

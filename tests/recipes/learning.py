@@ -13,7 +13,8 @@ from ganforge.config import make_config
 from ganforge.data import load_dataset
 from ganforge.metrics.modes import toy_mode_metrics
 from ganforge.sampling import generate
-from ganforge.train.trainer import Trainer, torch_threads
+from ganforge.train.trainer import Trainer
+from ganforge.utils.hardware import torch_threads
 
 QUIET = dict(sample_every=0, checkpoint_every=0, log_every=10**6, channels_last=False, device="cpu")
 # Toy mixtures at the published setting (PacGAN's ring: radius 1, std 0.01; never widened): tiny MLPs,

@@ -1,6 +1,6 @@
 import pytest
 
-from ganforge.train.trainer import torch_threads
+from ganforge.utils.hardware import torch_threads
 
 
 @pytest.fixture(autouse=True)
