@@ -216,7 +216,34 @@ class SynthesisNetwork(nn.Module):
         return img
 
 
-class StyleGAN2Generator(nn.Module):
+class StyleBasedGenerator(nn.Module):
+    """What the StyleGAN2 and StyleGAN3 generators share: ``self.mapping`` (z, y -> w) and ``num_ws``
+    per-layer styles, truncation towards ``w_avg`` and style mixing."""
+
+    mapping: MappingNetwork
+    num_ws: int
+
+    def styles(self, z: torch.Tensor, y: torch.Tensor | None = None, psi: float = 1.0,
+               truncation_cutoff: int | None = None) -> torch.Tensor:
+        """(N, num_ws, w_dim): w broadcast to every layer, truncated: w_avg + psi (w - w_avg)."""
+        w = self.mapping(z, y)
+        ws = w[:, None].repeat(1, self.num_ws, 1)
+        if psi != 1:
+            cut = self.num_ws if truncation_cutoff is None else truncation_cutoff
+            ws[:, :cut] = self.mapping.w_avg.lerp(ws[:, :cut], psi)
+        return ws
+
+    def layer_styles(self, z, y=None, psi: float = 1.0, mix=None, ws: torch.Tensor | None = None) -> torch.Tensor:
+        """``ws`` if given, else the styles of z, with ws[cutoff:] from z2 when ``mix=(z2, cutoff)``."""
+        if ws is None:
+            ws = self.styles(z, y, psi)
+            if mix is not None:
+                z2, cutoff = mix
+                ws = torch.cat([ws[:, :cutoff], self.styles(z2, y, psi)[:, cutoff:]], dim=1)
+        return ws
+
+
+class StyleGAN2Generator(StyleBasedGenerator):
     """``G(z, y)`` -> images; ``mix=(z2, cutoff)`` takes ws[cutoff:] from z2 (style mixing);
     ``psi`` < 1 truncates w towards ``w_avg`` (layers below ``truncation_cutoff`` only, if given);
     ``ws=`` skips the mapping; ``return_ws=True`` also returns the ws used (path-length regulariser)."""
@@ -231,23 +258,9 @@ class StyleGAN2Generator(nn.Module):
         self.synthesis = SynthesisNetwork(w_dim, resolution, out_channels, width)
         self.num_ws = self.synthesis.num_ws
 
-    def styles(self, z: torch.Tensor, y: torch.Tensor | None = None, psi: float = 1.0,
-               truncation_cutoff: int | None = None) -> torch.Tensor:
-        """(N, num_ws, w_dim): w broadcast to every layer, truncated: w_avg + psi (w - w_avg)."""
-        w = self.mapping(z, y)
-        ws = w[:, None].repeat(1, self.num_ws, 1)
-        if psi != 1:
-            cut = self.num_ws if truncation_cutoff is None else truncation_cutoff
-            ws[:, :cut] = self.mapping.w_avg.lerp(ws[:, :cut], psi)
-        return ws
-
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None, psi: float = 1.0, mix=None,
                 noise_mode: str = "random", ws: torch.Tensor | None = None, return_ws: bool = False):
-        if ws is None:
-            ws = self.styles(z, y, psi)
-            if mix is not None:
-                z2, cutoff = mix
-                ws = torch.cat([ws[:, :cutoff], self.styles(z2, y, psi)[:, cutoff:]], dim=1)
+        ws = self.layer_styles(z, y, psi, mix, ws)
         img = self.synthesis(ws, noise_mode)
         return (img, ws) if return_ws else img
 

@@ -40,7 +40,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganforge.nets.filters import jinc_lowpass, kaiser_lowpass, upfirdn2d
-from ganforge.nets.stylegan2 import EqualLinear, MappingNetwork
+from ganforge.nets.stylegan2 import EqualLinear, MappingNetwork, StyleBasedGenerator
 
 
 def layer_schedule(resolution: int, num_layers: int = 14, num_critical: int = 2, first_cutoff: float = 2,
@@ -199,7 +199,7 @@ class SynthesisNetwork(nn.Module):
         return x * self.output_scale
 
 
-class StyleGAN3Generator(nn.Module):
+class StyleGAN3Generator(StyleBasedGenerator):
     """``G(z, y)`` -> images with StyleGAN2's interface (``styles``, ``ws=``, ``mix=``, ``return_ws``,
     ``noise_mode`` accepted and unused: there is no noise) plus ``transform`` (3x3, the inverse
     transform of the output image, applied to the Fourier input)."""
@@ -214,22 +214,9 @@ class StyleGAN3Generator(nn.Module):
         self.synthesis = SynthesisNetwork(w_dim, resolution, out_channels, channel_base, channel_max, **synthesis)
         self.num_ws = self.synthesis.num_ws
 
-    def styles(self, z: torch.Tensor, y: torch.Tensor | None = None, psi: float = 1.0,
-               truncation_cutoff: int | None = None) -> torch.Tensor:
-        """(N, num_ws, w_dim): w broadcast to every layer, truncated: w_avg + psi (w - w_avg)."""
-        ws = self.mapping(z, y)[:, None].repeat(1, self.num_ws, 1)
-        if psi != 1:
-            cut = self.num_ws if truncation_cutoff is None else truncation_cutoff
-            ws[:, :cut] = self.mapping.w_avg.lerp(ws[:, :cut], psi)
-        return ws
-
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None, psi: float = 1.0, mix=None,
                 noise_mode: str = "const", ws: torch.Tensor | None = None, return_ws: bool = False,
                 transform: torch.Tensor | None = None):
-        if ws is None:
-            ws = self.styles(z, y, psi)
-            if mix is not None:
-                z2, cutoff = mix
-                ws = torch.cat([ws[:, :cutoff], self.styles(z2, y, psi)[:, cutoff:]], dim=1)
+        ws = self.layer_styles(z, y, psi, mix, ws)
         img = self.synthesis(ws, transform)
         return (img, ws) if return_ws else img

@@ -99,16 +99,23 @@ class StyleGAN2(ObjectiveGAN):
     def knobs(self) -> tuple[str, ...]:
         return ("truncation", "mix", "mix_layers", "interpolate") + (("labels",) if self.num_classes else ())
 
-    def build_networks(self):
+    def image_geometry(self) -> tuple[int, int]:
+        """(channels, size) of the dataset's images, which must be square with a power-of-two size."""
         c, res = self.dataset.shape[0], self.dataset.shape[-1]
         if self.dataset.kind != "image" or res < 4 or res & (res - 1) or self.dataset.shape[-2] != res:
-            raise GanforgeError(f"stylegan2 needs square images of a power-of-two size; dataset {self.dataset.name!r} "
-                                f"is {tuple(self.dataset.shape)}: pass --image-size 32 (or 64, ...).")
+            raise GanforgeError(f"{self.cfg.recipe} needs square images of a power-of-two size; dataset "
+                                f"{self.dataset.name!r} is {tuple(self.dataset.shape)}: pass --image-size 32 (or 16, 64, ...).")
+        return c, res
+
+    def build_discriminator(self, res: int, channels: int) -> StyleGAN2Discriminator:
+        return StyleGAN2Discriminator(res, channels, self.cfg.d_width, self.num_classes, self.cfg.mbstd_group or 4)
+
+    def build_networks(self):
+        c, res = self.image_geometry()
         o = self.options
         g = StyleGAN2Generator(self.cfg.z_dim, o.w_dim or self.cfg.z_dim, res, c, self.cfg.g_width, self.num_classes,
                                o.mapping_layers, o.mapping_lr_mul)
-        d = StyleGAN2Discriminator(res, c, self.cfg.d_width, self.num_classes, self.cfg.mbstd_group or 4)
-        return g, d
+        return g, self.build_discriminator(res, c)
 
     def optimizer_groups(self) -> dict[str, OptimizerGroup]:
         groups = super().optimizer_groups()

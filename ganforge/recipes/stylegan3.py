@@ -29,7 +29,6 @@ import torch
 
 from ganforge.errors import GanforgeError
 from ganforge.nets.filters import filter2d
-from ganforge.nets.stylegan2 import StyleGAN2Discriminator
 from ganforge.nets.stylegan3 import StyleGAN3Generator
 from ganforge.recipes import RECIPES
 from ganforge.recipes.stylegan2 import StyleGAN2, StyleGAN2Options
@@ -72,10 +71,7 @@ class StyleGAN3(StyleGAN2):
         self.blur_fade_kimg = 200 * cfg.batch_size / 32 if o.blur_fade_kimg < 0 else o.blur_fade_kimg
 
     def build_networks(self):
-        c, res = self.dataset.shape[0], self.dataset.shape[-1]
-        if self.dataset.kind != "image" or res < 4 or res & (res - 1) or self.dataset.shape[-2] != res:
-            raise GanforgeError(f"stylegan3 needs square images of a power-of-two size; dataset {self.dataset.name!r} "
-                                f"is {tuple(self.dataset.shape)}: pass --image-size 32 (or 16, 64, ...).")
+        c, res = self.image_geometry()
         o = self.options
         if o.num_layers <= o.num_critical or o.num_critical < 1 or o.filter_size < 1 or o.lrelu_upsampling < 1:
             raise GanforgeError("stylegan3 options: num_layers must exceed num_critical (>= 1); filter_size and "
@@ -89,8 +85,7 @@ class StyleGAN3(StyleGAN2):
             first_stopband=o.first_stopband, last_stopband_rel=o.last_stopband_rel, margin_size=o.margin_size,
             output_scale=o.output_scale, conv_kernel=1 if r else 3, radial=r, filter_size=o.filter_size,
             lrelu_upsampling=o.lrelu_upsampling, conv_clamp=o.conv_clamp or None, magnitude_ema_beta=beta)
-        d = StyleGAN2Discriminator(res, c, self.cfg.d_width, self.num_classes, self.cfg.mbstd_group or 4)
-        return g, d
+        return g, self.build_discriminator(res, c)
 
     def current_blur(self, step: int) -> float:
         """sigma of D's input blur at ``step``: linear fade from blur_sigma to 0 over blur_fade_kimg."""
