@@ -10,7 +10,8 @@ from ganforge.errors import GanforgeError
 from ganforge.recipes import RECIPES
 from ganforge.train.checkpoint import resolve_checkpoint
 from ganforge.train.trainer import Trainer
-from tests.recipes.learning import QUIET, assert_same_training_state, one_thread, straight_and_resumed
+from tests.recipes.learning import (QUIET, assert_same_training_state, fashion16_pca_frechet, one_thread,
+                                    straight_and_resumed)
 
 # 8x8 digits: the smallest real images with a power-of-two size (two synthesis blocks, 4 ws).
 TINY = dict(recipe="stylegan2", data="digits", z_dim=16, g_width=4, d_width=4, batch_size=8, r1_interval=4,
@@ -135,30 +136,9 @@ def test_non_power_of_two_images_are_a_clear_error():
         RECIPES.get("stylegan2")(cfg, load_dataset(cfg))
 
 
-def pca_frechet(fake: torch.Tensor, real: torch.Tensor, k: int = 20) -> float:
-    """Fréchet distance between fake and real images projected on the real data's top-k principal
-    components (a cheap, data-only stand-in for FID: real-vs-real ~1.3, an untrained StyleGAN2 ~96)."""
-    from ganforge.metrics.fid import frechet_distance
-
-    real, fake = real.flatten(1).double(), fake.flatten(1).double()
-    mu = real.mean(0)
-    _, _, v = torch.pca_lowrank(real - mu, q=k, center=False, niter=4)
-    a, b = (real - mu) @ v, (fake - mu) @ v
-    return frechet_distance(a.mean(0).numpy(), torch.cov(a.T).numpy(), b.mean(0).numpy(), torch.cov(b.T).numpy())
-
-
 @pytest.mark.parametrize("steps", [1, 200])
 def test_learns_fashion_mnist_and_an_untrained_generator_does_not(shared_data, steps):
     """200 steps at 16x16 with tiny widths (measured: PCA-Fréchet 22.6 for the EMA generator, 1 step: 96,
     real vs real: 1.3). The 1-step control must fail the same bound."""
-    cfg = make_config({**QUIET, "recipe": "stylegan2", "data": "fashion-mnist", "data_dir": str(shared_data / "fashion-mnist"),
-                       "image_size": 16, "z_dim": 32, "g_width": 8, "d_width": 8, "batch_size": 16, "steps": steps,
-                       "ema_decay": 0.99})
-    torch.manual_seed(0)
-    with one_thread():
-        trainer = Trainer(cfg, run_dir=None, dataset=load_dataset(cfg))
-        trainer.fit()
-        fake = trainer.recipe.sample(300, seed=1, nets={"generator": trainer.ema.model}).x
-    real = trainer.dataset.to_model(trainer.dataset.x[:1000])
-    distance = pca_frechet(fake, real)
+    distance = fashion16_pca_frechet(shared_data, "stylegan2", steps)
     assert (distance < 50) == (steps == 200), distance
