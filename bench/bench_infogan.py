@@ -30,6 +30,7 @@ from ganforge.data import load_dataset
 from ganforge.metrics.infogan import categorical_code_accuracy, q_code_accuracy
 from ganforge.train.callbacks import Callback
 from ganforge.train.trainer import Trainer
+from ganforge.utils.hardware import describe_machine
 
 
 class Budget(Callback):
@@ -99,9 +100,14 @@ def main():
                 grid = trainer.recipe.traversal(code, rows=8)
                 save_grid(train.from_model(grid.x), os.path.join(args.grids, f"infogan-traverse-{code}.png"),
                           nrow=grid.extra["nrow"])
+        save(args, rows, overrides, load_before)
+
+
+def save(args, rows, overrides, load_before):
+    """Writes the JSON after every seed, so a long run that is stopped keeps the seeds it finished."""
     record = {"data": args.data, "rows": rows, "goal": "code error <= 0.05 within 15 CPU-minutes, 3 seeds", "anchor_error": 0.05,
               "overrides": overrides, "budget_cpu_minutes": args.budget_cpu_minutes, "threads": args.threads,
-              "loadavg_before": load_before, "loadavg_after": os.getloadavg(),
+              "machine": describe_machine(), "loadavg_before": load_before, "loadavg_after": os.getloadavg(),
               "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
     with open(args.out, "w") as f:

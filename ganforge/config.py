@@ -93,8 +93,9 @@ class Config:
     seed: int = _opt(0, "random seed")
     deterministic: bool = _opt(False, "deterministic algorithms (bit-exact resume on CPU)")
     device: str = _opt("auto", "auto, cpu, cuda, cuda:N")
-    precision: str = _opt("fp32", "compute precision (bf16: autocast, losses stay fp32; auto: bf16 where the "
-                                  "hardware runs it natively, else fp32)", ("fp32", "bf16", "auto"))
+    precision: str = _opt("auto", "compute precision (bf16: autocast, losses stay fp32; auto: bf16 where the "
+                                  "hardware runs it natively, else fp32; run.json records the choice)",
+                          ("fp32", "bf16", "auto"))
     threads: int = _opt(0, "intra-op CPU threads for training (0: PyTorch's default, one per core). Tiny networks "
                            "(8x8 digits, 2-D toys) run fastest on 1: their ops are too small to split")
     compile: bool = _opt(False, "torch.compile the networks")

@@ -58,3 +58,12 @@ def test_round_trip_through_yaml():
     cfg = make_config({"steps": 7, "options": {"depth": 4}, "spectral_norm": "true"})
     assert make_config(yaml.safe_load(cfg.to_yaml())) == cfg
     assert isinstance(cfg, Config) and cfg.spectral_norm is True
+
+
+def test_small_data_pins_fp32_and_other_data_follow_auto():
+    """The default job (digits) and the 2-D toys gain nothing from bf16 and the toys lose resolution
+    (configs/data/*.yaml say why), so they pin fp32; other data keep the ``auto`` default; a flag wins."""
+    assert make_config({}).precision == "fp32"
+    assert make_config({"data": "toy-ring"}).precision == make_config({"data": "toy-grid"}).precision == "fp32"
+    assert make_config({"data": "fashion-mnist"}).precision == "auto"
+    assert make_config({"data": "toy-ring", "precision": "auto"}).precision == "auto"

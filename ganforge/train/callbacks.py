@@ -12,6 +12,8 @@ import torch
 from ganforge.utils.files import atomic_write_text
 
 GRID_SAMPLES = 100  # 10x10: one row per class for 10-class conditional models
+AUDIO_SAMPLES = 16  # clips per audio preview (unconditional): ~17 s of listening at 1 s a clip
+TEXT_SAMPLES = 20  # sentences per text preview
 
 
 class Callback:
@@ -105,6 +107,10 @@ class SampleGrid(Callback):
         recipe = trainer.recipe
         if trainer.dataset.kind == "vector":
             return self._save_scatter(trainer, path)
+        if trainer.dataset.kind == "audio":
+            return self._save_audio(trainer, path)
+        if trainer.dataset.kind == "tokens":
+            return self._save_sentences(trainer, path)
         if trainer.dataset.kind != "image":
             return
         from ganforge.utils.images import save_grid
@@ -127,6 +133,29 @@ class SampleGrid(Callback):
 
         x = trainer.recipe.sample(2500, seed=trainer.cfg.seed + 1, nets=sampling_nets(trainer)).x
         scatter_png(trainer.dataset.x[:2500].numpy(), x.numpy(), path)
+
+    def _save_audio(self, trainer, path):
+        """Audio runs: the clips one after another in a WAV (what WaveGAN's own training previews are, since
+        people listen to audio) and their spectrogram grid beside it; conditional runs: a column per class."""
+        from scipy.io import wavfile
+
+        from ganforge.utils.audio import concatenate, save_spectrogram_grid
+        from ganforge.utils.files import atomic_write
+
+        num_classes = getattr(trainer.recipe, "num_classes", 0)
+        n = 2 * num_classes if num_classes else AUDIO_SAMPLES
+        x = trainer.recipe.sample(n, seed=trainer.cfg.seed + 1, nets=sampling_nets(trainer)).x
+        clips = trainer.dataset.from_model(x)
+        rate = int((trainer.dataset.meta or {}).get("sample_rate") or 16000)
+        save_spectrogram_grid(clips, path, rate, num_classes or None)
+        atomic_write(path.with_suffix(".wav"), lambda tmp: wavfile.write(tmp, rate, concatenate(clips, rate)))
+
+    def _save_sentences(self, trainer, path):
+        """Token runs (seqgan, mle-lm): decoded sentences, one per line, in ``.txt`` beside where a grid would be."""
+        from ganforge.data.text import write_sentences
+
+        x = trainer.recipe.sample(TEXT_SAMPLES, seed=trainer.cfg.seed + 1, nets=sampling_nets(trainer)).x
+        write_sentences(trainer.dataset, x, path.with_suffix(".txt"))
 
     def on_step(self, trainer):
         every = trainer.cfg.sample_every

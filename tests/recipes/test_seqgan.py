@@ -91,7 +91,9 @@ def test_seqgan_on_real_text_beats_an_untrained_generator_in_bleu_and_samples_se
                "d_epochs: 1, d_negatives: 256, rollouts: 2, d_filter_sizes: [2, 3, 4], d_num_filters: [16, 16, 16], "
                "d_emb_dim: 16}")
     assert main(["train", "--recipe", "seqgan", "--data", "text", "--data-dir", str(TEXT), "--steps", "153",
-                 "--options", options, "--out", str(run), "--log-every", "50"]) == 0
+                 "--options", options, "--out", str(run), "--log-every", "50", "--sample-every", "153"]) == 0
+    preview = (run / "samples" / "step-00000153.txt").read_text().splitlines()  # training previews: sentences
+    assert len(preview) == 20 and (run / "samples.txt").read_text().splitlines() == preview
     gen = ganforge.load(run)
     test = load_dataset(gen.config.replace(data_dir=str(TEXT)), "test")
     scores = evaluate(gen.sample(300, seed=0), test, "bleu,self-bleu", real_samples=len(test))

@@ -70,13 +70,17 @@ def test_sample_writes_wavs_and_a_spectrogram_grid(tmp_path):
     needs_digits()
     run = tmp_path / "run"
     cfg = make_config({**QUIET, **SMALL, "recipe": "cwavegan", "steps": 1, "g_width": 2, "d_width": 2,
-                       "batch_size": 8})
+                       "batch_size": 8, "sample_every": 1})
     Trainer(cfg, run_dir=run, dataset=load_dataset(cfg)).fit()
+    from scipy.io import wavfile
+
+    # training previews: a WAV of 2 clips per class (0.25 s gaps) and their spectrogram grid, per step and at the end
+    for stem in ("samples/step-00000001", "samples"):
+        assert wavfile.read(run / f"{stem}.wav")[1].shape == (20 * 1024 + 19 * 1000,)
+        assert (run / f"{stem}.png").stat().st_size > 0
     assert main(["sample", str(run), "-n", "4", "--class", "3", "--out", str(tmp_path / "clips")]) == 0
     wavs = sorted((tmp_path / "clips").glob("*.wav"))
     assert [w.name for w in wavs] == [f"00000{i}-3.wav" for i in range(4)]
-    from scipy.io import wavfile
-
     rate, data = wavfile.read(wavs[0])
     assert (rate, data.shape, data.dtype) == (4000, (1024,), np.int16)
     assert (tmp_path / "clips" / "spectrograms.png").stat().st_size > 0

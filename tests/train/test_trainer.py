@@ -151,3 +151,18 @@ def test_threads_apply_to_the_run_and_are_given_back(tmp_path):
     assert torch.get_num_threads() == before
     with pytest.raises(GanforgeError, match="threads"):
         make_config({"threads": -1})
+
+
+def test_precision_defaults_to_auto_and_the_run_records_the_choice(tmp_path, monkeypatch):
+    """``auto`` (the default) trains in bf16 only where the CPU runs it natively (flags mocked), and
+    run.json and the checkpoint say which precision was used."""
+    from ganforge.config import Config
+    from ganforge.utils import hardware
+
+    assert Config().precision == "auto"
+    for flags, expected in (("avx2 avx512f avx512_bf16 amx_bf16", "bf16"), ("avx2 fma", "fp32")):
+        monkeypatch.setattr(hardware, "cpu_flags", lambda flags=flags: frozenset(flags.split()))
+        run = ganforge.train(_cfg(tmp_path / expected, steps=2, checkpoint_every=2, precision="auto"))
+        info = json.loads((run / "run.json").read_text())
+        assert (info["precision"], info["precision_requested"]) == (expected, "auto")
+        assert latest_checkpoint(run)[0]["precision"] == expected
