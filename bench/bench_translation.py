@@ -101,11 +101,12 @@ def _vendors(dataset):
 def _scorer(method: str, train, test, recipe):
     """(inputs, knobs, fixed facts, score(outputs) -> dict) of the held-out translations."""
     from ganforge.classifiers import classifier_accuracy, pretrained
-    from ganforge.metrics.translation import domain_accuracy, paired_scores, to_255
+    from ganforge.metrics.translation import (DOMAIN_JUDGE, domain_accuracy, domain_judge_real_accuracy, paired_scores,
+                                              to_255)
 
     inputs, truth, knobs = recipe.eval_pairs(test)
     if method == "stargan":
-        facts = {"classifier_real_test_accuracy": classifier_accuracy(pretrained(train, "cnn"), test),
+        facts = {"classifier": DOMAIN_JUDGE, "classifier_real_test_accuracy": domain_judge_real_accuracy(train, test),
                  "identity": {"domain_acc": domain_accuracy(inputs, knobs["domain"], train),
                               **paired_scores(inputs, truth)}}
         return inputs, knobs, facts, lambda out: {"domain_acc": domain_accuracy(out, knobs["domain"], train),

@@ -26,7 +26,7 @@ from torch import nn
 
 from ganforge.errors import GanforgeError
 
-KINDS = ("logreg", "mlp", "cnn", "pyramid")
+KINDS = ("logreg", "mlp", "cnn", "pyramid", "pooled")
 FORMAT_VERSION = 1
 
 # Budgets chosen so that digits trains in ~1-2 s and Fashion-MNIST (60k) well under a minute on
@@ -37,6 +37,7 @@ HYPER_PARAMETERS = {
     "mlp": {"steps": 800, "batch_size": 128, "lr": 2e-3, "weight_decay": 1e-4, "hidden": 256},
     "cnn": {"steps": 900, "batch_size": 128, "lr": 2e-3, "weight_decay": 1e-4, "width": 16},
     "pyramid": {"steps": 900, "batch_size": 128, "lr": 2e-3, "weight_decay": 1e-4, "width": 16},
+    "pooled": {"steps": 900, "batch_size": 128, "lr": 2e-3, "weight_decay": 1e-4, "width": 16},
 }
 
 
@@ -147,6 +148,35 @@ class PyramidCNN(nn.Module):
         return self.head(self.features(x))
 
 
+class PooledCNN(nn.Module):
+    """A 3x3 stride-2 convolution (w), a 3x3 convolution at that resolution (2w), a 1x1 convolution (4w), then
+    the mean and the maximum of every channel over the whole image, and a linear head.
+
+    Global pooling asks *what* local colours and patterns occur, not *where*: the judge of StarGAN's skin
+    tones. On OpenMoji (298 training subjects x 6 tones) the flattening ``cnn`` learns each subject's
+    layout and falls to 0.82 on unseen subjects at 32x32, confusing neighbouring tones, because the same
+    colours also serve as hair (tone 1's hair is tone 4's skin, tone 3's hair tone 5's skin, tone 2's hair
+    the default yellow); the 3x3 context tells skin from hair, the pooling generalises across layouts.
+    Keeping the half resolution matters: a second stride-2 stage loses the small skin areas (0.83)."""
+
+    def __init__(self, in_channels: int, num_classes: int, norm_shape, width: int = 16):
+        super().__init__()
+        self.norm = _Standardize(norm_shape)
+        self.body = nn.Sequential(
+            nn.Conv2d(in_channels, width, 3, stride=2, padding=1), nn.ReLU(),
+            nn.Conv2d(width, 2 * width, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(2 * width, 4 * width, 1), nn.ReLU(),
+        )
+        self.head = nn.Linear(8 * width, num_classes)
+
+    def features(self, x):
+        h = self.body(self.norm(x))
+        return torch.cat([h.mean(dim=(2, 3)), h.amax(dim=(2, 3))], 1)
+
+    def forward(self, x):
+        return self.head(self.features(x))
+
+
 def _check(dataset, kind: str) -> None:
     if kind not in KINDS:
         raise GanforgeError(f"unknown classifier kind {kind!r}; choose one of {', '.join(KINDS)}.")
@@ -156,7 +186,7 @@ def _check(dataset, kind: str) -> None:
             f"a classifier needs labels, and {name} has none; use a labelled dataset "
             "(or the inception extractor for metrics)."
         )
-    if kind in ("cnn", "pyramid") and dataset.kind != "image":
+    if kind in ("cnn", "pyramid", "pooled") and dataset.kind != "image":
         raise GanforgeError(f"the {kind!r} classifier needs image data; use 'logreg' or 'mlp' for vectors.")
     if len(dataset.y) < 2:
         raise GanforgeError("a classifier needs at least 2 labelled samples.")
@@ -167,7 +197,7 @@ def _architecture(dataset, kind: str, hp: dict) -> dict:
     arch = {"kind": kind, "shape": list(shape), "num_classes": int(dataset.num_classes)}
     if kind == "mlp":
         arch["hidden"] = hp["hidden"]
-    if kind in ("cnn", "pyramid"):
+    if kind in ("cnn", "pyramid", "pooled"):
         arch["width"] = hp["width"]
     return arch
 
@@ -183,6 +213,8 @@ def _build(arch: dict) -> nn.Module:
         return MLP(in_dim, arch["num_classes"], norm_shape, arch["hidden"])
     if arch["kind"] == "pyramid":
         return PyramidCNN(shape[0], arch["num_classes"], norm_shape, arch["width"])
+    if arch["kind"] == "pooled":
+        return PooledCNN(shape[0], arch["num_classes"], norm_shape, arch["width"])
     return CNN(shape[0], arch["num_classes"], norm_shape, arch["width"], shape[1:])
 
 

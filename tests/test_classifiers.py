@@ -29,6 +29,21 @@ def test_cnn_on_digits_is_accurate_on_held_out_split_and_frozen(digits, tmp_path
     assert model.features(x).shape == (5, 128)
 
 
+def test_pooled_cnn_is_accurate_and_ignores_where_things_are(digits, tmp_path):
+    """Global mean + max pooling: the same logits when the content moves by 4 px (two strides) inside a blank
+    border, unlike a flattening CNN."""
+    train, test = digits
+    model = pretrained(train, "pooled", cache_dir=tmp_path)
+    assert classifier_accuracy(model, test) >= 0.9
+    x = train.to_model(train.x[:4])
+    assert model.features(x).shape == (4, 128)
+    blank = x.amin()  # the digits' background
+    canvas = torch.full((4, 1, 16, 24), float(blank))  # content >= 2 feature columns away from the zero padding
+    left, right = canvas.clone(), canvas.clone()
+    left[..., 4:12, 6:14], right[..., 4:12, 10:18] = x, x
+    assert torch.allclose(model(left), model(right), atol=1e-5)
+
+
 @pytest.mark.parametrize("kind, floor", [("logreg", 0.92), ("mlp", 0.93)])
 def test_flat_classifiers_on_digits(digits, tmp_path, kind, floor):
     train, test = digits
