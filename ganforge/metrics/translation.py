@@ -15,10 +15,8 @@
 """
 from __future__ import annotations
 
-import math
 
 import torch
-import torch.nn.functional as F
 
 from ganforge.errors import GanforgeError
 from ganforge.metrics import METRICS
