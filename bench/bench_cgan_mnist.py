@@ -2,7 +2,7 @@
 --data-dir DIR` (no other flags) make digits a CNN can learn from? Goal: TSTR/TRTR >= 0.95 with the
 ``cnn`` family of ``ganforge.metrics.compatibility`` (the same number as
 ``ganforge eval RUN --metrics compatibility --reference test --compat-families cnn``), in <= 20 CPU-minutes
-of training. Prints one JSON line per evaluated checkpoint and writes bench/results/cgan-mnist.json.
+of training. Prints one JSON line per evaluated checkpoint (bench/results/cgan-mnist.json holds the 2026-12-02 runs).
 
     OMP_NUM_THREADS=1 python bench/bench_cgan_mnist.py --data-dir ../shared/data/mnist-10k [--seeds 0,1] \
         [--eval-at 1000,2000] ['{"g_width": 32, ...}']   # config overrides (JSON); none = the default job
@@ -26,17 +26,13 @@ from ganforge.data import load_dataset
 from ganforge.metrics.compatibility import evaluate_compatibility
 from ganforge.utils.hardware import describe_machine
 
-RESULTS = Path(__file__).resolve().parents[1] / "bench" / "results"
-
-
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("overrides", nargs="?", default="{}", help="config overrides as JSON [default: none]")
     p.add_argument("--data-dir", required=True)
     p.add_argument("--seeds", default="0")
     p.add_argument("--eval-at", default="", help="also score these intermediate steps (comma list)")
-    p.add_argument("--output", default=None, help="results JSON [default: none; bench/results/cgan-mnist.json "
-                                                  "is written by --output default]")
+    p.add_argument("--output", default=None, help="also write the rows to this JSON file [default: print only]")
     args = p.parse_args()
     job = {"recipe": "cgan", "data": "mnist", "data_dir": args.data_dir}
     base = make_config(job)
@@ -65,11 +61,10 @@ def main():
                 print(json.dumps(row), flush=True)
                 runs.append(row)
     if args.output:
-        out = RESULTS / "cgan-mnist.json" if args.output == "default" else Path(args.output)
-        out.write_text(json.dumps({"command": "bench/bench_cgan_mnist.py", "job": job, "date": time.strftime("%Y-%m-%d"),
-                                   "machine": describe_machine(), "config": {k: v for k, v in base.__dict__.items()
-                                                                             if k not in ("data_dir", "out")},
-                                   "runs": runs}, indent=1) + "\n")
+        config = {k: v for k, v in base.__dict__.items() if k not in ("data_dir", "out")}
+        Path(args.output).write_text(json.dumps({"command": "bench/bench_cgan_mnist.py", "job": job,
+                                                 "date": time.strftime("%Y-%m-%d"), "machine": describe_machine(),
+                                                 "config": config, "runs": runs}, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -2,8 +2,8 @@
 
 Three ways of conditioning, chosen by the recipe (``conditioning=``):
 
-- ``"concat"`` (cGAN, Mirza & Osindero, 2014): the label (one-hot in the DCGAN G, a learned embedding
-  in the others) concatenated to G's latent and to D's input;
+- ``"concat"`` (cGAN, Mirza & Osindero, 2014): a label embedding concatenated to G's latent and to
+  D's input;
 - ``"aux"`` (ACGAN, Odena et al., 2017): G as in concat; D has an auxiliary classifier head and
   returns ``(logits, class_logits)``;
 - ``"projection"`` (Miyato & Koyama, "cGANs with Projection Discriminator", 2018): D adds

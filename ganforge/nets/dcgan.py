@@ -13,7 +13,6 @@ import math
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from ganforge.errors import GanforgeError
 from ganforge.nets import ARCHITECTURES
@@ -50,11 +49,9 @@ class DCGANGenerator(nn.Module):
         super().__init__()
         base, n_up = spatial_plan(size)
         self.z_dim, self.num_classes = z_dim, num_classes
-        # Conditional (cGAN, Mirza & Osindero): the one-hot label concatenated to z. Not a learned
-        # z_dim-wide embedding: with N(0, 1) rows that embedding weighed as much as z in the first layer
-        # and G learned to ignore z (one image per class on MNIST-10k: within-class pixel std 0.03 vs 0.31
-        # real; one-hot: 0.30 at the same 400 steps; docs/BENCHMARKS.md, "cGAN on MNIST-10k").
-        in_dim = z_dim + num_classes
+        # Conditional (cGAN): a learned label embedding concatenated to z.
+        self.embed = nn.Embedding(num_classes, z_dim) if num_classes else None
+        in_dim = z_dim * (2 if num_classes else 1)
         ch = width * 2 ** (n_up - 1)
         layers = [nn.ConvTranspose2d(in_dim, ch, base, 1, 0, bias=False), nn.BatchNorm2d(ch), nn.ReLU(True)]
         for _ in range(n_up - 1):
@@ -65,8 +62,8 @@ class DCGANGenerator(nn.Module):
         self.apply(init_dcgan_weights)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        if self.num_classes:
-            z = torch.cat([z, F.one_hot(y, self.num_classes).to(z.dtype)], dim=1)
+        if self.embed is not None:
+            z = torch.cat([z, self.embed(y)], dim=1)
         return self.main(z[:, :, None, None])
 
 
@@ -112,6 +109,6 @@ def build_dcgan(cfg, dataset, num_classes: int = 0, conditioning: str = "concat"
     spatial_plan(size)
     if num_classes:
         check_conditioning(conditioning, num_classes)
-    # G: the one-hot label concatenated to z in every mode (class-conditional BN lives in the resnet G).
+    # G: label embedding concatenated to z in every mode (class-conditional BN lives in the resnet G).
     return (DCGANGenerator(cfg.z_dim, channels, size, cfg.g_width, num_classes),
             DCGANDiscriminator(channels, size, cfg.d_width, num_classes, conditioning, mbstd_group(cfg)))

@@ -1,6 +1,6 @@
 """cGAN (Mirza & Osindero, "Conditional Generative Adversarial Nets", 2014).
 
-Both networks see the label: G gets the one-hot label concatenated to z (as in the paper), D gets the label
+Both networks see the label: G gets a learned label embedding concatenated to z, D gets the label
 as an extra learned input plane (images) or concatenated embedding (vectors). Any ``--loss``;
 the default is the non-saturating one. ``ganforge sample RUN --class 3`` draws class 3.
 """
