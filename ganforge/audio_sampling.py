@@ -25,12 +25,7 @@ def write_audio(gen, args, knobs: dict) -> int:
     x, y = gen.sample_with_labels(args.num, seed=args.seed, labels=args.label, **knobs)
     nrow = min(args.nrow, args.num) if args.nrow else None
     if suffix == ".wav":
-        from scipy.io import wavfile
-
-        from ganforge.utils.files import atomic_write
-
-        clips = concatenate(x, rate)
-        atomic_write(out, lambda tmp: wavfile.write(tmp, rate, clips))
+        save_wav(concatenate(x, rate), out, rate)
     elif suffix == ".png":
         save_spectrogram_grid(x, out, rate, nrow)
     else:

@@ -15,7 +15,6 @@
 """
 from __future__ import annotations
 
-
 import torch
 
 from ganforge.errors import GanforgeError

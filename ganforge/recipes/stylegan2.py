@@ -250,13 +250,13 @@ class StyleGAN2(ObjectiveGAN):
         return {"truncation": sweep, "mixing": Samples(torch.cat(images), extra={"nrow": k + 1})}
 
 
-
 def truncation_psi(truncation) -> float:
     """The truncation knob as psi (None: 1, untruncated), with a clear error out of [0, 2]."""
     psi = 1.0 if truncation is None else float(truncation)
     if not 0.0 <= psi <= 2.0:
         raise GanforgeError(f"--truncation {psi} is out of range; use psi in [0, 1] (1: untruncated), up to 2.")
     return psi
+
 
 class _StyleGraph(torch.nn.Module):
     """The style-based generator as one traceable call (truncation is a tensor, not a Python float)."""

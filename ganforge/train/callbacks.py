@@ -137,10 +137,7 @@ class SampleGrid(Callback):
     def _save_audio(self, trainer, path):
         """Audio runs: the clips one after another in a WAV (what WaveGAN's own training previews are, since
         people listen to audio) and their spectrogram grid beside it; conditional runs: a column per class."""
-        from scipy.io import wavfile
-
-        from ganforge.utils.audio import concatenate, save_spectrogram_grid
-        from ganforge.utils.files import atomic_write
+        from ganforge.utils.audio import concatenate, save_spectrogram_grid, save_wav
 
         num_classes = getattr(trainer.recipe, "num_classes", 0)
         n = 2 * num_classes if num_classes else AUDIO_SAMPLES
@@ -148,7 +145,7 @@ class SampleGrid(Callback):
         clips = trainer.dataset.from_model(x)
         rate = int((trainer.dataset.meta or {}).get("sample_rate") or 16000)
         save_spectrogram_grid(clips, path, rate, num_classes or None)
-        atomic_write(path.with_suffix(".wav"), lambda tmp: wavfile.write(tmp, rate, concatenate(clips, rate)))
+        save_wav(concatenate(clips, rate), path.with_suffix(".wav"), rate)
 
     def _save_sentences(self, trainer, path):
         """Token runs (seqgan, mle-lm): decoded sentences, one per line, in ``.txt`` beside where a grid would be."""
