@@ -1,13 +1,15 @@
 """StyleGAN2 (with and without ADA) vs DCGAN on emoji 64x64 at an equal CPU-time budget, scored by FID.
 
     python bench/bench_stylegan2.py --data-dir ../shared/data/emoji/openmoji/color --budget 600 \
-        --models dcgan,stylegan2,stylegan2-ada --fid-samples 500 [--grids]
+        --models dcgan,stylegan2,stylegan2-ada --fid-samples 500 [--curve-every 150] [--grids]
 
 Each model trains with its recipe's defaults (configs/<recipe>.yaml; ``stylegan2-ada`` = stylegan2 +
 ``ada: bgc``) on one thread until its process has used ``--budget`` CPU-seconds (CPU time, not wall
 time: the machine is shared, and CPU time is what one unloaded core would take), then FID is computed
 on the FID Inception's pool3 features between ``--fid-samples`` EMA-generator samples and as many
-random training images (FID at small n is biased upwards: compare rows of one table only). Each model
+random training images (FID at small n is biased upwards: compare rows of one table only);
+``--curve-every S`` also keeps a copy of the generator every S CPU-seconds and scores each after
+training (the FID-vs-CPU-time curve; scoring time is not counted in the budget). Each model
 runs in its own process (``--models`` with one name; the parent starts one per model), results go to
 bench/results/stylegan2-<model>.json; ``--grids`` saves the StyleGAN2 grids to docs/img/.
 
@@ -17,6 +19,7 @@ trains the small Fashion-MNIST model of the learning test longer for the grids i
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import subprocess
@@ -49,30 +52,49 @@ def run_one(model: str, args) -> dict:
     dataset = load_dataset(cfg)
     trainer = Trainer(cfg, run_dir=None, dataset=dataset)
     load_start, wall, cpu = os.getloadavg(), time.time(), time.process_time()
-    curve = []
+    curve, snapshots, next_snapshot = [], [], args.curve_every or float("inf")
+
+    def current_generator():
+        return trainer.ema.model if trainer.ema is not None else trainer.recipe.nets["generator"]
+
     while time.process_time() - cpu < args.budget:
         trainer.train_step()
+        used = time.process_time() - cpu
         if trainer.step % 100 == 0:
-            curve.append({"step": trainer.step, "cpu_s": round(time.process_time() - cpu, 1)})
+            curve.append({"step": trainer.step, "cpu_s": round(used, 1)})
+        if used >= next_snapshot and used < args.budget:
+            snapshots.append({"step": trainer.step, "cpu_s": round(used, 1), "wall_s": round(time.time() - wall, 1),
+                              "generator": copy.deepcopy(current_generator())})
+            next_snapshot += args.curve_every
     train_cpu, train_wall = time.process_time() - cpu, time.time() - wall
-    generator = trainer.ema.model if trainer.ema is not None else trainer.recipe.nets["generator"]
-    fake = trainer.recipe.sample(args.fid_samples, seed=1, nets={"generator": generator}).x
-    scores = evaluate(fake, dataset, "fid", extractor="inception", real_samples=args.fid_samples,
-                      inception_weights=args.inception_weights, precision="fp32", cache=False)
+    generator = current_generator()
+    snapshots.append({"step": trainer.step, "cpu_s": round(train_cpu, 1), "wall_s": round(train_wall, 1),
+                      "generator": generator})
+
+    def fid_of(module) -> float:
+        fake = trainer.recipe.sample(args.fid_samples, seed=1, nets={"generator": module}).x
+        return evaluate(fake, dataset, "fid", extractor="inception", real_samples=args.fid_samples,
+                        inception_weights=args.inception_weights, precision=args.fid_precision)["fid"]
+
+    fid_curve = [{**{k: v for k, v in snap.items() if k != "generator"}, "fid": round(fid_of(snap["generator"]), 2)}
+                 for snap in snapshots]
+    scores = {"fid": fid_curve[-1]["fid"]}
     result = {"model": model, "recipe": cfg.recipe, "ada": cfg.ada, "data": f"image-folder {args.data_dir}",
               "image_size": dataset.shape[-1], "budget_cpu_s": args.budget, "steps": trainer.step,
               "kimg": round(trainer.step * cfg.batch_size / 1000, 2), "train_cpu_s": round(train_cpu, 1),
               "train_wall_s": round(train_wall, 1), "fid_inception": round(scores["fid"], 2),
-              "fid_samples": args.fid_samples, "threads": 1, "loadavg_start": load_start,
+              "fid_samples": args.fid_samples, "fid_precision": args.fid_precision, "fid_curve": fid_curve,
+              "precision": trainer.precision, "threads": 1, "loadavg_start": load_start,
               "loadavg_end": os.getloadavg(), "cpu_flags": describe_machine()["cpu_flags"], "torch": torch.__version__,
               "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "curve": curve}
     if cfg.ada:
         result["ada_p"] = round(trainer.recipe.ada.p, 4)
-    if args.grids and cfg.recipe == "stylegan2":
+    if args.grids:
         from ganforge.utils.images import save_grid
 
         nets = {"generator": generator}
         save_grid(dataset.from_model(trainer.recipe.sample(32, seed=1, nets=nets).x), IMG / f"{model}-samples.png", nrow=8)
+    if args.grids and cfg.recipe == "stylegan2":
         for name, grid in trainer.recipe.preview_extras(seed=1, nets=nets).items():
             save_grid(dataset.from_model(grid.x), IMG / f"{model}-{name}.png", nrow=grid.extra["nrow"])
     return result
@@ -106,6 +128,9 @@ def main() -> None:
     p.add_argument("--budget", type=float, default=600.0, help="CPU-seconds of training per model")
     p.add_argument("--models", default="dcgan,stylegan2,stylegan2-ada")
     p.add_argument("--fid-samples", type=int, default=500)
+    p.add_argument("--fid-precision", default="fp32", choices=["fp32", "bf16", "auto"],
+                   help="the Inception's precision (auto: bf16 where native; FID within 0.3%% of fp32, see inception.json)")
+    p.add_argument("--curve-every", type=float, default=0.0, help="CPU-seconds between FID curve points (0: only the end)")
     p.add_argument("--inception-weights", default=None)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--grids", action="store_true")
