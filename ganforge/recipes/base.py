@@ -103,6 +103,14 @@ class Schedule:
     batch_size: int | None = None
 
 
+def decay_start(cfg) -> int:
+    """The step where the linear learning-rate decay begins (0: none). ``lr_decay_start`` below 1 is a
+    fraction of ``steps``, so the papers' "constant for half, then decay" holds whatever ``--steps``
+    a user picks (an absolute 10,000 silently meant no decay at all in a 5,000-step run)."""
+    start = float(getattr(cfg, "lr_decay_start", 0) or 0)
+    return round(start * cfg.steps) if 0 < start < 1 else int(start)
+
+
 @dataclass
 class Samples:
     """What ``Recipe.sample`` returns: outputs in model space (CPU), their labels, and the inputs used."""
@@ -166,7 +174,7 @@ class Recipe:
     def schedule(self, step: int) -> Schedule | None:
         """Linear learning-rate decay to 0 from ``cfg.lr_decay_start`` to the last step (pix2pix,
         CycleGAN), on every group. Recipes add progressive growth and stage switches."""
-        start = getattr(self.cfg, "lr_decay_start", 0)
+        start = decay_start(self.cfg)
         if not start or step < start:
             return None
         factor = max(0.0, 1.0 - (step - start) / max(1, self.cfg.steps - start))

@@ -9,6 +9,7 @@ from ganforge.data import Batch, BatchSampler, Dataset, MultiSourceSampler
 from ganforge.errors import GanforgeError
 from ganforge.options import Option, check_options, parse_options
 from ganforge.recipes import RECIPES, OptimizerGroup, Phase, Schedule
+from ganforge.recipes.base import decay_start
 from ganforge.train.trainer import Trainer
 from tests.recipes.shapes import ThreeNets
 
@@ -129,3 +130,15 @@ def test_schedule_resets_an_optimizer_and_shrinks_the_batch(tmp_path, reset_reci
     assert trainer.batch_size == 16 and sizes == [16, 16]
     state_after_switch = dict(trainer.optimizers["discriminator"].state)
     assert state_after_switch  # stepped once after the reset
+
+
+def test_lr_decay_start_below_one_is_a_fraction_of_the_steps():
+    """pix2pix's YAML says 0.5: with --steps 100 the decay spans steps 50..100 (an absolute 10,000 meant
+    no decay at all in a short run); 1 and above stay absolute steps."""
+    assert decay_start(make_config({"recipe": "pix2pix", "steps": 100})) == 50
+    assert decay_start(make_config({"recipe": "pix2pix", "steps": 100, "lr_decay_start": 80})) == 80
+    assert decay_start(make_config({"recipe": "vanilla", "steps": 100})) == 0
+    recipe = Trainer(make_config({"steps": 10, "lr_decay_start": 0.5, "device": "cpu"}), run_dir=None).recipe
+    assert recipe.schedule(4) is None
+    assert set(recipe.schedule(5).lr.values()) == {1.0}
+    assert all(f == pytest.approx(0.4) for f in recipe.schedule(8).lr.values())
