@@ -11,7 +11,8 @@ random training images (FID at small n is biased upwards: compare rows of one ta
 ``--curve-every S`` also keeps a copy of the generator every S CPU-seconds and scores each after
 training (the FID-vs-CPU-time curve; scoring time is not counted in the budget). Each model
 runs in its own process (``--models`` with one name; the parent starts one per model), results go to
-bench/results/stylegan2-<model>.json; ``--grids`` saves the StyleGAN2 grids to docs/img/.
+bench/results/stylegan2-<model>.json, the curve to docs/img/stylegan2-vs-dcgan-fid.png (``--plot`` redraws
+it from the JSONs); ``--grids`` saves each model's samples (and StyleGAN2's extra grids) to docs/img/.
 
     python bench/bench_stylegan2.py --fashion-grids ../shared/data/fashion-mnist --fashion-steps 600
 trains the small Fashion-MNIST model of the learning test longer for the grids in docs/STYLE.md.
@@ -122,6 +123,28 @@ def fashion_grids(args) -> dict:
             "loadavg_end": os.getloadavg(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
 
 
+def plot(models: list[str]) -> Path:
+    """FID vs training CPU-minutes from the results JSONs of ``models`` (``--plot``; also after a run)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4.5, 3.2), dpi=100)
+    for model in models:
+        r = json.loads((RESULTS / f"stylegan2-{model}.json").read_text())
+        points = r.get("fid_curve") or [{"cpu_s": r["train_cpu_s"], "fid": r["fid_inception"]}]
+        ax.plot([q["cpu_s"] / 60 for q in points], [q["fid"] for q in points], "o-", label=model)
+    ax.set_xlabel("training CPU-minutes (one thread)")
+    ax.set_ylabel(f"FID (Inception, n={r['fid_samples']})")
+    ax.set_title(f"emoji {r['image_size']}x{r['image_size']}", fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    out = IMG / "stylegan2-vs-dcgan-fid.png"
+    fig.savefig(out)
+    return out
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data-dir", default=None, help="the emoji folder (e.g. ../shared/data/emoji/openmoji/color)")
@@ -136,6 +159,7 @@ def main() -> None:
     p.add_argument("--grids", action="store_true")
     p.add_argument("--fashion-grids", metavar="DIR", help="only train the small Fashion-MNIST model for the doc grids")
     p.add_argument("--fashion-steps", type=int, default=600)
+    p.add_argument("--plot", action="store_true", help="only plot FID vs CPU time from the results of --models")
     args = p.parse_args()
     if args.fashion_grids:
         result = fashion_grids(args)
@@ -143,6 +167,9 @@ def main() -> None:
         print(json.dumps(result))
         return
     models = args.models.split(",")
+    if args.plot:
+        print(plot(models))
+        return
     RESULTS.mkdir(parents=True, exist_ok=True)
     if len(models) > 1:  # one process per model, run side by side
         base = [a for a in sys.argv[1:]]
@@ -157,6 +184,7 @@ def main() -> None:
         print("|---|---|---|---|---|")
         for r in rows:
             print(f"| {r['model']} | {r['steps']} | {r['kimg']} | {r['train_cpu_s']} | {r['fid_inception']} |")
+        print(plot(models))
         return
     result = run_one(models[0], args)
     (RESULTS / f"stylegan2-{models[0]}.json").write_text(json.dumps(result, indent=1) + "\n")
