@@ -94,17 +94,21 @@ def test_schedule_trains_g1_then_g2_alone_then_both(inst_tree):
     assert out.x.shape == (2, 3, 16, 16)
 
 
-@pytest.mark.parametrize("split", [2, 3])  # a level starts (D's optimiser restarts); mid "G1 frozen"
-def test_staged_training_resumes_exactly(inst_tree, tmp_path, split):
-    opts = {**STAGED, "global_steps": 2}
-    base = dict(steps=6, checkpoint_every=0, options=opts, lr_decay_start=3)
+def test_staged_training_resumes_exactly(inst_tree, tmp_path):
+    """Stopped as G2 joins (D's optimiser restarts there) and again mid "G1 frozen": bit-exact."""
+    base = dict(steps=6, checkpoint_every=0, options=STAGED, lr_decay_start=3)
     Trainer(_cfg(inst_tree, out=str(tmp_path / "a"), **base), callbacks=[]).fit()
-    Trainer(_cfg(inst_tree, out=str(tmp_path / "b"), **{**base, "steps": split}), callbacks=[]).fit()
+    Trainer(_cfg(inst_tree, out=str(tmp_path / "b"), **{**base, "steps": 2}), callbacks=[]).fit()
+    Trainer(_cfg(inst_tree, out=str(tmp_path / "b"), **{**base, "steps": 3}), callbacks=[], resume=True).fit()
     Trainer(_cfg(inst_tree, out=str(tmp_path / "b"), **base), callbacks=[], resume=True).fit()
     a, meta = _tensors(tmp_path / "a")
     b, _ = _tensors(tmp_path / "b")
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     assert {"generator", "enhancer1", "joint1", "discriminator"} <= set(meta["optimizers"])
+    gen = ganforge.load(tmp_path / "a")  # samples at the level reached (recipe state), with G2
+    assert gen.recipe.level == 1 and set(gen.nets) == {"generator", "enhancer1"}
+    maps = load_dataset(gen.config).fields
+    assert gen.translate(maps["label_map"][:2], instances=maps["instance_map"][:2]).shape == (2, 3, 16, 16)
 
 
 def test_instance_maps_train_sample_and_evaluate_from_cli_and_api(inst_tree, tmp_path, capsys):
@@ -157,3 +161,34 @@ def test_global_only_model_refuses_instances(inst_tree, tmp_path):
         gen.translate(torch.zeros(1, 16, 16, dtype=torch.long), instances=torch.zeros(1, 16, 16, dtype=torch.long))
     assert main(["sample", str(tmp_path / "r"), "--instances", str(inst_tree / "inst"), "--out",
                  str(tmp_path / "x.png")]) == 2
+
+
+def test_pix2pixhd_with_local_enhancer_draws_openmoji_from_palette_label_maps(emoji):
+    """Palette-derived label maps of OpenMoji colour images (64x64) -> images with G1 (at 32x32) + one local
+    enhancer, the paper's schedule: G1 alone for 24 steps, G2 alone (G1 frozen) for 2, both for 22; 451
+    held-out emoji scored by palette consistency (the fraction of output pixels in the class their map asks
+    for; real images 1.0) and L1 / PSNR against the real image. The untrained model (the control) fails the
+    same checks: consistency 0.02, L1 0.90, PSNR 6.3. Measured (seed 0, 2026-12-02, load ~4 on 2 cores): 26
+    CPU-s of training, 43 for the whole test: consistency 0.699 (mean image 0.495), L1 0.218 (0.355), PSNR
+    14.63 (11.49); at 60 steps (31 CPU-s of training): 0.710, 0.202, 15.07."""
+    from ganforge.data.label_maps import palette_consistency
+    from ganforge.metrics.translation import paired_scores
+    from tests.recipes.learning import one_thread
+    from tests.translation.test_learning import _train
+
+    trainer, test, cpu = _train(recipe="pix2pixhd", data="label-maps", data_dir=str(emoji / "openmoji"),
+                                options={"images": "color", "labels": "", "exclude": "group=flags",
+                                         "n_local_enhancers": 1, "local_blocks": 1},
+                                steps=48, batch_size=8, g_width=8, d_width=16, lr_g=1e-3, lr_d=1e-3,
+                                lr_decay_start=24, seed=0)
+    recipe = trainer.recipe
+    assert recipe.level == 1 and recipe.g_group(47) == "joint1"
+    maps, truth, _ = recipe.eval_pairs(test)
+    with one_thread():
+        out = recipe.sample(len(maps), inputs=maps).x
+    mean = recipe.eval_reference(trainer.dataset).mean(0, keepdim=True).expand_as(truth)
+    model, baseline = palette_consistency(test.from_model(out), maps), palette_consistency(test.from_model(mean), maps)
+    scores, mean_scores = paired_scores(out, truth, ("l1", "psnr")), paired_scores(mean, truth, ("l1", "psnr"))
+    print(f"pix2pixhd G1+G2 cpu {cpu:.0f}s consistency {model:.3f} (mean image {baseline:.3f}) {scores} "
+          f"mean {mean_scores}")
+    assert model > baseline + 0.1 and scores["l1"] < 0.7 * mean_scores["l1"] and scores["psnr"] > mean_scores["psnr"] + 2
