@@ -1,7 +1,7 @@
 """Pix2PixHD on palette-derived OpenMoji label maps (64x64): G1 alone vs the coarse-to-fine G1 + G2 (one
 local enhancer, the paper's schedule) at about equal training CPU time, one thread.
 
-    OMP_NUM_THREADS=1 python bench/bench_pix2pixhd.py --data ../shared/data/emoji --steps 300,240
+    OMP_NUM_THREADS=1 python bench/bench_pix2pixhd.py --data ../shared/data/emoji --steps 120,160
 
 ``--steps A,B``: training steps of G1 alone (A) and of G1 + G2 (B: half G1 alone at 32x32, then G2 with G1
 frozen for a tenth of the rest, then both), chosen so that their CPU times roughly match. Scores on the
@@ -50,7 +50,7 @@ def scores(recipe, test) -> dict:
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "emoji"))
-    p.add_argument("--steps", default="300,240", help="steps of G1 alone, G1 + G2")
+    p.add_argument("--steps", default="120,160", help="steps of G1 alone, G1 + G2")
     p.add_argument("--grid", default="", help="write map | G1 | G1+G2 | real of 8 test emoji to this PNG")
     args = p.parse_args()
     steps = dict(zip(MODELS, (int(s) for s in args.steps.split(","))))
@@ -58,10 +58,12 @@ def main() -> None:
                      "cpu_flags": sorted({f for line in open("/proc/cpuinfo") if line.startswith("flags")
                                           for f in line.split()[2:]} & {"avx2", "avx512f", "fma"}),
                      "torch_threads": 1, "models": {}}, {}
+    train = test = None
     for name, extra in MODELS.items():
         cfg = make_config({**COMMON, **extra, "data_dir": str(Path(args.data) / "openmoji"), "steps": steps[name],
                            "lr_decay_start": steps[name] // 2})
-        train, test = load_dataset(cfg), load_dataset(cfg, "test")
+        if train is None:  # the same data for both models
+            train, test = load_dataset(cfg), load_dataset(cfg, "test")
         with torch_threads(1):
             trainer = Trainer(cfg, run_dir=None, dataset=train, callbacks=[])
             untrained, _ = scores(trainer.recipe, test)
