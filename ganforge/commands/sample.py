@@ -20,6 +20,7 @@ examples:
   ganforge sample runs/infogan-mnist --traverse c1 -n 100 --out c1.png
   ganforge sample runs/mle-lm-text -n 100 --temperature 0.8 --out samples.txt
   ganforge sample runs/inpaint --input photos/ --mask holes/ --out filled/
+  ganforge sample runs/pix2pixhd --input labels/ --instances instances/ --out images/
 """
 from __future__ import annotations
 
@@ -51,6 +52,8 @@ def add_arguments(p):
     knobs.add_argument("--input", metavar="DIR", help="translate every image in DIR (image-input recipes)")
     knobs.add_argument("--mask", metavar="DIR", help="inpainting: a mask PNG per --input image, same name (white = hole; "
                        "default: random masks from --seed)")
+    knobs.add_argument("--instances", metavar="DIR", help="label maps -> images (pix2pixhd trained with instance "
+                       "maps): an instance-id PNG per --input label map, same name")
     knobs.add_argument("--truncation", type=float, default=None, metavar="PSI", help="truncation psi (style-based recipes)")
     knobs.add_argument("--domain", default=None, help="target domain name (multi-domain recipes)")
     knobs.add_argument("--code", default=None, metavar="K=V,...", help="latent codes, e.g. cat=3,c1=0.5 (InfoGAN)")
@@ -127,7 +130,12 @@ def translate_folder(gen, args) -> int:
         from ganforge.data.masks import read_masks
 
         masks = read_masks(args.mask, [f.stem for f in files], gen.dataset.shape[-1])
-    knobs = gen.recipe.check_knobs({"inputs": True, "masks": masks, **knobs_of(args)})
+    instances = None
+    if args.instances is not None:
+        from ganforge.data.label_maps import read_instance_maps
+
+        instances = read_instance_maps(args.instances, [f.stem for f in files], gen.dataset.shape[-1])
+    knobs = gen.recipe.check_knobs({"inputs": True, "masks": masks, "instances": instances, **knobs_of(args)})
     knobs.pop("inputs")
     channels, size = gen.dataset.shape[0], gen.dataset.shape[-1]
     if hasattr(gen.recipe, "input_shape"):  # translation recipes: the input's size (super-resolution: smaller)
@@ -200,6 +208,8 @@ def run(args) -> int:
             raise GanforgeError("--watermark marks images; drop it for .csv output.")
     if args.mask is not None and args.input is None:
         raise GanforgeError("--mask goes with --input DIR: the images whose holes the masks mark.")
+    if args.instances is not None and args.input is None:
+        raise GanforgeError("--instances goes with --input DIR: the label maps whose instances they mark.")
     gen = ganforge.load(args.run, device=args.device)
     if key is not None and gen.dataset.kind != "image":
         raise GanforgeError("--watermark marks images; this run generates vectors, drop --watermark.")

@@ -14,9 +14,17 @@ grey #3F3F3F. A map keeps the regions and their flat colour class but loses shad
 outlines and exact hues: what the generator must synthesise. ``palette`` may also be a list of colours
 ``"R,G,B;R,G,B;..."``.
 
+Instance maps (optional, Pix2PixHD): ``instances: FOLDER`` names a folder of instance-id PNGs with the
+same names as the label maps (Cityscapes' ``*_instanceIds.png``, renamed like its label maps; mode L,
+P, I or I;16), each the same size as its label map (or image, for derived maps), read exactly like
+the label maps. They become the field ``instance_map`` (int64 (N, H, W)); ``instance_boundaries``
+turns ids into the paper's boundary map (1 where a 4-neighbour has another id, as the official
+``get_edges``).
+
 Splits: the metadata CSV (``file`` + ``split``, ``exclude``), else ``train/`` + ``test/`` sub-folders of
 both folders, else a seeded split (``ganforge.data.folders``). The dataset: ``x`` = images (uint8),
-field ``label_map`` (int64 (N, H, W)); ``meta["label_classes"]`` = the number of classes.
+field ``label_map`` (int64 (N, H, W)); ``meta["label_classes"]`` = the number of classes; with instance
+maps also ``instance_map`` and ``meta["instances"] = "files"``.
 """
 from __future__ import annotations
 
@@ -41,6 +49,7 @@ PALETTES = {"openmoji": ((255, 255, 255), (0, 0, 0), (0x92, 0xD3, 0xF5), (0x1E, 
 OPTIONS = {
     "images": Option(str, "images", "folder of images under --data-dir"),
     "labels": Option(str, "labels", "folder of class-id PNGs, same names ('' : derive from the images by palette)"),
+    "instances": Option(str, "", "folder of instance-id PNGs, same names as the label maps ('' : none)"),
     "palette": Option(str, "openmoji", "palette for derived maps: openmoji or 'R,G,B;R,G,B;...'"),
     "classes": Option(int, 0, "number of classes (0: largest id + 1; derived maps: the palette size)"),
     "metadata": Option(str, "metadata.csv", "CSV under --data-dir with a file column (+ split) ('' : none)"),
@@ -87,6 +96,57 @@ def read_label_map(path: Path, size: int) -> np.ndarray:
         return np.asarray(image.resize((size, size), Image.NEAREST), dtype=np.int64)
 
 
+def instance_boundaries(ids: torch.Tensor) -> torch.Tensor:
+    """Instance ids (N, H, W) -> float boundary map (N, 1, H, W): 1 where any 4-neighbour has a different
+    id (both pixels of a differing pair are marked), else 0 (Pix2PixHD's instance boundary map)."""
+    ids = ids.unsqueeze(1)
+    edge = torch.zeros_like(ids, dtype=torch.bool)
+    dx = ids[..., :, 1:] != ids[..., :, :-1]
+    dy = ids[..., 1:, :] != ids[..., :-1, :]
+    edge[..., :, 1:] |= dx
+    edge[..., :, :-1] |= dx
+    edge[..., 1:, :] |= dy
+    edge[..., :-1, :] |= dy
+    return edge.float()
+
+
+def image_size_of(path: Path) -> tuple[int, int]:
+    with open_image(path) as image:
+        return image.size
+
+
+def read_instance_maps(folder: str | Path, names: list[str], size: int) -> torch.Tensor:
+    """Instance-id PNGs ``folder/<name>.png`` for each input name -> int64 (N, size, size), read like label
+    maps (``ganforge sample --instances DIR``)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise GanforgeError(f"--instances {folder} is not a folder; pass a folder of instance-id PNGs named like the "
+                            f"label maps.")
+    out = []
+    for name in names:
+        path = next((p for p in (folder / f"{name}.png", folder / name) if p.is_file()), None)
+        if path is None:
+            raise GanforgeError(f"no instance map for label map {name!r} in {folder}; add {name}.png (instance ids).")
+        out.append(read_label_map(path, size))
+    return torch.from_numpy(np.stack(out))
+
+
+def _instance_files(root: Path, name: str, keys: list[str], partners: list[Path]) -> list[Path]:
+    """The instance map of each key, checked to exist and to have its label map's (or image's) size."""
+    found = images_by_stem(root / name, "instance map")
+    out = []
+    for k, partner in zip(keys, partners):
+        if k not in found:
+            raise GanforgeError(f"label map {k!r} has no instance map of the same name in {root / name}; add it "
+                                f"(or drop the instances option).")
+        a, b = image_size_of(found[k]), image_size_of(partner)
+        if a != b:
+            raise GanforgeError(f"instance map {found[k]} is {a[0]}x{a[1]} but {partner} is {b[0]}x{b[1]}; the "
+                                f"instance map must align pixel by pixel with it.")
+        out.append(found[k])
+    return out
+
+
 def _files(cfg, split):
     root = root_of(cfg, NAME)
     image_dir = root / str(option(cfg, "images", "images"))
@@ -113,11 +173,15 @@ def _files(cfg, split):
             raise GanforgeError(f"image {k!r} has no label map of the same name in {root / label_name}; add it.")
     if not keys:
         raise GanforgeError(f"{NAME}: no images for the {split} split under {root}.")
-    return root, [images[k] for k in keys], None if labels is None else [labels[k] for k in keys]
+    image_files = [images[k] for k in keys]
+    label_files = None if labels is None else [labels[k] for k in keys]
+    instance_name = str(option(cfg, "instances", ""))
+    instances = _instance_files(root, instance_name, keys, label_files or image_files) if instance_name else None
+    return root, image_files, label_files, instances
 
 
 def load_label_maps(cfg, split: str) -> Dataset:
-    root, image_files, label_files = _files(cfg, split)
+    root, image_files, label_files, instance_files = _files(cfg, split)
     size = check_size(cfg.image_size or first_size(image_files[0]))
     declared = int(option(cfg, "classes", 0))
     if label_files is None:
@@ -135,8 +199,11 @@ def load_label_maps(cfg, split: str) -> Dataset:
                                 f"raise --options '{{classes: N}}' or fix the map.")
     meta = {"root": str(root), "files": len(x), "label_classes": classes,
             "labels": "derived by palette" if label_files is None else "files"}
-    return Dataset(NAME, x, None, 0, [], meta, kind="image", fields={"label_map": maps},
-                   field_kinds={"label_map": "label_map"})
+    fields, kinds = {"label_map": maps}, {"label_map": "label_map"}
+    if instance_files is not None:
+        fields["instance_map"] = torch.from_numpy(np.stack([read_label_map(f, size) for f in instance_files]))
+        kinds["instance_map"], meta["instances"] = "label_map", "files"
+    return Dataset(NAME, x, None, 0, [], meta, kind="image", fields=fields, field_kinds=kinds)
 
 
 def _register():

@@ -13,7 +13,8 @@ Manipulation with Conditional GANs", CVPR 2018). Both take a one-hot label map (
   3x3 conv, tanh. C = ``width`` (the paper: 64).
 - ``GlobalGenerator`` (Pix2PixHD G1): c7s1-C, ``n_down`` stride-2 downsamplings doubling the width,
   9 residual blocks, transposed-conv upsamplings, c7s1-3, tanh; instance norm, reflection padding.
-  The local enhancer G2 (a second, 2x finer network around G1) matters above 1024 px; not built here.
+  ``features=True`` returns its last feature map (the output layer removed): what the local enhancers
+  G2 (``ganforge.nets.local_enhancer``) add their own features to.
 """
 from __future__ import annotations
 
@@ -103,5 +104,5 @@ class GlobalGenerator(nn.Module):
         layers += [nn.ReflectionPad2d(3), nn.Conv2d(c, channels, 7), nn.Tanh()]
         self.model = nn.Sequential(*layers)
 
-    def forward(self, segmap):
-        return self.model(segmap)
+    def forward(self, segmap, features: bool = False):
+        return self.model[:-3](segmap) if features else self.model(segmap)

@@ -4,14 +4,12 @@
   paper's variant without the VAE style encoder), multi-scale SN-PatchGAN D (2 scales, 4 layers at 256,
   instance norm) on [one-hot map, image], hinge loss averaged over scales, feature matching (lambda 10,
   / num_D); Adam, G 1e-4 and D 4e-4 (TTUR), betas (0, 0.999).
-- ``pix2pixhd`` (Wang et al., CVPR 2018): the global generator G1 on the one-hot map, multi-scale D
-  (3 scales x 3 layers), LSGAN summed over scales, D's loss halved, feature matching (lambda 10,
-  weighted 4 / (n_layers + 1) / num_D, as the official code); Adam 2e-4 (0.5, 0.999), linear decay.
+- ``pix2pixhd`` (Wang et al., CVPR 2018): its own module, ``ganforge.recipes.pix2pixhd`` (G1, the
+  local enhancers G2 and their schedule, instance boundary maps), on the ``LabelToImage`` base here.
 Both papers add a VGG19 perceptual loss (lambda 10): ImageNet VGG weights are not available offline, so
 it is absent here (feature matching remains the content loss) — say so when comparing with them.
-Also not built: SPADE's VAE style encoder, Pix2PixHD's local enhancer (G2, for > 1024 px) and instance
-boundary maps (the label maps here carry no instances). Scaled to the image: D scales so that the
-coarsest sees >= 8x8; Pix2PixHD's G downsamples min(4, log2(size) - 3) times.
+Also not built: SPADE's VAE style encoder. Scaled to the image: D scales so that the coarsest sees
+>= 8x8; Pix2PixHD's G downsamples min(4, log2(size) - 3) times.
 
 Sampling: inputs are label maps (int64 (N, H, W) class ids, or one-hot (N, K, H, W));
 ``ganforge sample RUN --input DIR`` reads class-id PNGs. Grids: map (palette colours) | output | real.
@@ -30,11 +28,10 @@ from ganforge.data.label_maps import PALETTES, read_label_map
 from ganforge.errors import GanforgeError
 from ganforge.losses.gan import LOSSES
 from ganforge.nets.multiscale import MultiscaleDiscriminator, feature_matching, scales_for
-from ganforge.nets.spade import GlobalGenerator, SPADEGenerator
+from ganforge.nets.spade import SPADEGenerator
 from ganforge.options import option_field
 from ganforge.recipes import RECIPES
 from ganforge.recipes.base import Phase, Samples, adversarial_groups
-from ganforge.recipes.pix2pix import init_weights
 from ganforge.recipes.translation import ImageToImage, adversarial, evaluating
 
 
@@ -173,17 +170,3 @@ class SPADERecipe(LabelToImage):
     def build_generator(self, channels, size):
         return SPADEGenerator(self.classes, channels, self.cfg.g_width, size)
 
-
-@RECIPES.register("pix2pixhd")
-class Pix2PixHD(LabelToImage):
-    Options = SemanticOptions
-    gan_loss = "lsgan"
-    paper_scales, paper_layers = 3, 3
-
-    def build_generator(self, channels, size):
-        g = GlobalGenerator(self.classes, channels, self.cfg.g_width, max(1, min(4, int(math.log2(size)) - 3)))
-        init_weights(g)
-        return g
-
-    def fm_scale(self) -> float:
-        return 4.0 / (self.d_layers + 1)
