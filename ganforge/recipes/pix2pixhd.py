@@ -38,7 +38,7 @@ from ganforge.nets.multiscale import MultiscaleDiscriminator, feature_matching
 from ganforge.nets.spade import GlobalGenerator
 from ganforge.options import option_field
 from ganforge.recipes import RECIPES
-from ganforge.recipes.base import OptimizerGroup, Phase, Samples, Schedule, adversarial_groups
+from ganforge.recipes.base import OptimizerGroup, Phase, Samples, Schedule, adversarial_groups, decay_start
 from ganforge.recipes.pix2pix import init_weights
 from ganforge.recipes.semantic import LabelToImage, SemanticOptions, one_hot
 from ganforge.recipes.translation import evaluating
@@ -144,8 +144,9 @@ class Pix2PixHD(LabelToImage):
         start = level * self.global_steps
         end = self.cfg.steps if level == self.k else start + self.global_steps
         factor = 1.0
-        if self.cfg.lr_decay_start:
-            decay_from = start + round((end - start) * self.cfg.lr_decay_start / self.cfg.steps)
+        first_decay = decay_start(self.cfg)  # lr_decay_start, as a step (it may be given as a fraction)
+        if first_decay:
+            decay_from = start + round((end - start) * first_decay / self.cfg.steps)
             if step >= decay_from:
                 factor = max(0.0, 1.0 - (step - decay_from) / max(1, end - decay_from))
         return Schedule(lr={name: factor for name in self.optimizer_groups()},
