@@ -21,6 +21,7 @@ examples:
   ganforge sample runs/mle-lm-text -n 100 --temperature 0.8 --out samples.txt
   ganforge sample runs/inpaint --input photos/ --mask holes/ --out filled/
   ganforge sample runs/pix2pixhd --input labels/ --instances instances/ --out images/
+  ganforge sample runs/spade-vae --input maps/ --style reference.png --out styled/
 """
 from __future__ import annotations
 
@@ -54,6 +55,9 @@ def add_arguments(p):
                        "default: random masks from --seed)")
     knobs.add_argument("--instances", metavar="DIR", help="label maps -> images (pix2pixhd trained with instance "
                        "maps): an instance-id PNG per --input label map, same name")
+    knobs.add_argument("--style", metavar="IMAGE_OR_DIR", help="SPADE with use_vae: the style of one image for every "
+                       "--input map, or a folder of one style image per map, same name (default: random styles "
+                       "from --seed)")
     knobs.add_argument("--truncation", type=float, default=None, metavar="PSI", help="truncation psi (style-based recipes)")
     knobs.add_argument("--domain", default=None, help="target domain name (multi-domain recipes)")
     knobs.add_argument("--code", default=None, metavar="K=V,...", help="latent codes, e.g. cat=3,c1=0.5 (InfoGAN)")
@@ -135,7 +139,9 @@ def translate_folder(gen, args) -> int:
         from ganforge.data.label_maps import read_instance_maps
 
         instances = read_instance_maps(args.instances, [f.stem for f in files], gen.dataset.shape[-1])
-    knobs = gen.recipe.check_knobs({"inputs": True, "masks": masks, "instances": instances, **knobs_of(args)})
+    style = None if args.style is None else read_styles(gen, Path(args.style), files)
+    knobs = gen.recipe.check_knobs({"inputs": True, "masks": masks, "instances": instances, "style": style,
+                                     **knobs_of(args)})
     knobs.pop("inputs")
     channels, size = gen.dataset.shape[0], gen.dataset.shape[-1]
     if hasattr(gen.recipe, "input_shape"):  # translation recipes: the input's size (super-resolution: smaller)
@@ -160,6 +166,29 @@ def translate_folder(gen, args) -> int:
         raise GanforgeError(f"--out {out} must be a folder or a .png grid when translating --input.")
     print(f"translated {len(files)} images to {out}")
     return 0
+
+
+def read_styles(gen, path: Path, files):
+    """--style: one image (every map takes its style) or a folder with an image per --input file (same stem),
+    resized to the model's size, in model space."""
+    import torch
+
+    from ganforge.data.image_folder import decode, list_images
+
+    if path.is_dir():
+        styles = {f.stem: f for f in list_images(path)}
+        missing = [f.name for f in files if f.stem not in styles]
+        if missing:
+            raise GanforgeError(f"--style {path} has no image named like {missing[0]} (and {len(missing) - 1} more); "
+                                f"give one style image per --input file, same name, or one image file.")
+        chosen = [styles[f.stem] for f in files]
+    elif path.is_file():
+        chosen = [path]
+    else:
+        raise GanforgeError(f"--style {path} does not exist; give an image file or a folder of images.")
+    channels, size = gen.dataset.shape[0], gen.dataset.shape[-1]
+    images = torch.stack([torch.from_numpy(decode(f, size, channels)) for f in chosen])
+    return gen.dataset.to_model(images, "image")
 
 
 def traversal_grid(gen, args) -> int:
@@ -210,6 +239,8 @@ def run(args) -> int:
         raise GanforgeError("--mask goes with --input DIR: the images whose holes the masks mark.")
     if args.instances is not None and args.input is None:
         raise GanforgeError("--instances goes with --input DIR: the label maps whose instances they mark.")
+    if args.style is not None and args.input is None:
+        raise GanforgeError("--style goes with --input DIR: the label maps to draw in that style.")
     gen = ganforge.load(args.run, device=args.device)
     if key is not None and gen.dataset.kind != "image":
         raise GanforgeError("--watermark marks images; this run generates vectors, drop --watermark.")

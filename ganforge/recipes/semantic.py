@@ -1,18 +1,23 @@
 """Semantic image synthesis from label maps (``--data label-maps``): SPADE and Pix2PixHD.
 
 - ``spade`` (Park et al., CVPR 2019): the SPADE generator from the label map downsampled to 4x4 (the
-  paper's variant without the VAE style encoder), multi-scale SN-PatchGAN D (2 scales, 4 layers at 256,
-  instance norm) on [one-hot map, image], hinge loss averaged over scales, feature matching (lambda 10,
-  / num_D); Adam, G 1e-4 and D 4e-4 (TTUR), betas (0, 0.999).
+  paper's default variant), multi-scale SN-PatchGAN D (2 scales, 4 layers at 256, instance norm) on
+  [one-hot map, image], hinge loss averaged over scales, feature matching (lambda 10, / num_D); Adam,
+  G 1e-4 and D 4e-4 (TTUR), betas (0, 0.999). ``use_vae: true`` is the paper's multi-modal variant
+  (section 3.3, appendix B): an image encoder maps the real image to a Gaussian (mu, logvar) over a 256-d
+  style code, z = mu + sigma * eps (reparameterisation) feeds G in place of the downsampled map, a KL
+  term to N(0, I) (lambda_kld 0.05) joins G's loss and the encoder trains with G (same optimiser, the
+  official code's). Sampling draws z ~ N(0, I) from ``--seed`` (different seeds, different styles) or
+  encodes ``style`` images (guided synthesis, z = the posterior mean mu).
 - ``pix2pixhd`` (Wang et al., CVPR 2018): its own module, ``ganforge.recipes.pix2pixhd`` (G1, the
   local enhancers G2 and their schedule, instance boundary maps), on the ``LabelToImage`` base here.
 Both papers add a VGG19 perceptual loss (lambda 10): ImageNet VGG weights are not available offline, so
 it is absent here (feature matching remains the content loss) — say so when comparing with them.
-Also not built: SPADE's VAE style encoder. Scaled to the image: D scales so that the coarsest sees
->= 8x8; Pix2PixHD's G downsamples min(4, log2(size) - 3) times.
+Scaled to the image: D scales so that the coarsest sees >= 8x8; Pix2PixHD's G downsamples
+min(4, log2(size) - 3) times.
 
 Sampling: inputs are label maps (int64 (N, H, W) class ids, or one-hot (N, K, H, W));
-``ganforge sample RUN --input DIR`` reads class-id PNGs. Grids: map (palette colours) | output | real.
+``ganforge sample RUN --input DIR [--style IMAGE_OR_DIR]`` reads class-id PNGs. Grids: map (palette colours) | output | real.
 Evaluation: the test maps -> images vs the real images (l1/psnr/ssim, fid).
 """
 from __future__ import annotations
@@ -28,8 +33,8 @@ from ganforge.data.label_maps import PALETTES, read_label_map
 from ganforge.errors import GanforgeError
 from ganforge.losses.gan import LOSSES
 from ganforge.nets.multiscale import MultiscaleDiscriminator, feature_matching, scales_for
-from ganforge.nets.spade import SPADEGenerator
-from ganforge.options import option_field
+from ganforge.nets.spade import ConvEncoder, SPADEGenerator, kl_divergence, reparameterize
+from ganforge.options import option_field, parse_options
 from ganforge.recipes import RECIPES
 from ganforge.recipes.base import Phase, Samples, adversarial_groups
 from ganforge.recipes.translation import ImageToImage, adversarial, evaluating
@@ -124,8 +129,7 @@ class LabelToImage(ImageToImage):
             raise GanforgeError(f"the label maps hold class id {int(maps.max())}; this model knows {self.classes} classes.")
         return maps
 
-    @torch.no_grad()
-    def sample(self, n, seed=0, nets=None, inputs=None, **knobs):
+    def check_maps(self, inputs) -> None:
         if inputs is None:
             raise GanforgeError(f"{self.cfg.recipe} draws images from label maps: give inputs (ganforge sample RUN "
                                 f"--input DIR of class-id PNGs, or gen.translate(maps)).")
@@ -137,6 +141,10 @@ class LabelToImage(ImageToImage):
                                 f"{size} or one-hot maps {(self.classes, *size)}.")
         if inputs.dim() == 3 and int(inputs.max()) >= self.classes:
             raise GanforgeError(f"the label maps hold class id {int(inputs.max())}; this model knows {self.classes} classes.")
+
+    @torch.no_grad()
+    def sample(self, n, seed=0, nets=None, inputs=None, **knobs):
+        self.check_maps(inputs)
         net, outs = self.inference(nets, "generator"), []
         with evaluating(net):
             for chunk in inputs.split(256):
@@ -163,10 +171,100 @@ class LabelToImage(ImageToImage):
         return dataset.to_model(dataset.x, "image")
 
 
+@dataclass
+class SPADEOptions(SemanticOptions):
+    use_vae: bool = option_field(False, "the multi-modal variant: an image encoder gives G a style code z (KL to N(0, I))")
+    z_dim: int = option_field(256, "size of the style code z (use_vae)")
+    lambda_kld: float = option_field(0.05, "weight of the KL divergence of the encoder's Gaussian from N(0, I) (use_vae)")
+
+
 @RECIPES.register("spade")
 class SPADERecipe(LabelToImage):
-    Options = SemanticOptions
+    Options = SPADEOptions
+    knobs = ("inputs", "style")
+
+    def __init__(self, cfg, dataset):
+        o = parse_options(self.Options, cfg.options, f"recipe {cfg.recipe!r}")
+        if o.z_dim < 1 or o.lambda_kld < 0:
+            raise GanforgeError(f"spade needs z_dim >= 1 and lambda_kld >= 0, got {o.z_dim} and {o.lambda_kld}.")
+        super().__init__(cfg, dataset)
+        if self.options.use_vae:
+            self.add_network("encoder", ConvEncoder(dataset.shape[0], cfg.g_width, dataset.shape[-1], o.z_dim))
+            self.inference_networks = ("generator", "encoder")
 
     def build_generator(self, channels, size):
-        return SPADEGenerator(self.classes, channels, self.cfg.g_width, size)
+        o = self.options
+        return SPADEGenerator(self.classes, channels, self.cfg.g_width, size, o.z_dim if o.use_vae else 0)
+
+    def optimizer_groups(self):
+        return adversarial_groups(self.cfg, ("generator", "encoder") if self.options.use_vae else ("generator",))
+
+    # -- the VAE variant: the real image's style code feeds G in both phases --------------------------
+    def encode(self, image):
+        mu, logvar = self.encoder(image)
+        return reparameterize(mu.float(), logvar.float()), mu.float(), logvar.float()
+
+    def discriminator_loss(self, batch, step):
+        if not self.options.use_vae:
+            return super().discriminator_loss(batch, step)
+        seg = one_hot(batch["label_map"], self.classes)
+        with torch.no_grad():
+            fake = self.generator(seg, self.encode(batch.x)[0])
+        loss = self.d_objective(self._d(seg, batch.x), self._d(seg, fake))
+        return loss, {"d_loss": loss.detach()}
+
+    def generator_loss(self, batch, step):
+        if not self.options.use_vae:
+            return super().generator_loss(batch, step)
+        seg = one_hot(batch["label_map"], self.classes)
+        z, mu, logvar = self.encode(batch.x)
+        fake_out = self._d(seg, self.generator(seg, z))
+        with torch.no_grad():
+            real_out = self._d(seg, batch.x)
+        adv, fm, kld = self.g_objective(fake_out), feature_matching(real_out, fake_out), kl_divergence(mu, logvar)
+        loss = adv + self.options.lambda_fm * fm + self.options.lambda_kld * kld
+        return loss, {"g_loss": adv.detach(), "feature_matching": fm.detach(), "kld": kld.detach()}
+
+    # -- sampling: z ~ N(0, I) from the seed, or the posterior mean of style images ------------------
+    def style_codes(self, n, seed, nets, style) -> torch.Tensor:
+        """(n, z_dim) codes: drawn from ``seed`` (one per output), or mu of one style image (for every map)
+        or of one per map (model space, the training images' shape)."""
+        if style is None:
+            return torch.randn(n, self.options.z_dim, generator=torch.Generator().manual_seed(seed))
+        style = torch.as_tensor(style)
+        shape = tuple(self.dataset.shape)
+        if style.dim() == 3:
+            style = style[None]
+        if style.dim() != 4 or tuple(style.shape[1:]) != shape or len(style) not in (1, n):
+            raise GanforgeError(f"style images have shape {tuple(style.shape)}; give one image {shape} (for every "
+                                f"map) or one per map ({n} x {' x '.join(map(str, shape))}), model space [-1, 1].")
+        encoder = self.inference(nets, "encoder")
+        with evaluating(encoder):
+            mu = torch.cat([encoder(chunk.to(self.device).float())[0].float().cpu() for chunk in style.split(256)])
+        return mu.expand(n, -1)
+
+    @torch.no_grad()
+    def sample(self, n, seed=0, nets=None, inputs=None, style=None, **knobs):
+        if not self.options.use_vae:
+            if style is not None:
+                raise GanforgeError("this spade run has no style encoder (it was trained without use_vae); drop "
+                                    "--style / style=, or train with --options '{\"use_vae\": true}'.")
+            return super().sample(n, seed=seed, nets=nets, inputs=inputs, **knobs)
+        self.check_maps(inputs)
+        z = self.style_codes(len(inputs), seed, nets, style)
+        net, outs = self.inference(nets, "generator"), []
+        with evaluating(net):
+            for chunk, codes in zip(inputs.split(256), z.split(256)):
+                outs.append(net(one_hot(chunk.to(self.device), self.classes), codes.to(self.device)).float().cpu())
+        return Samples(torch.cat(outs))
+
+    def preview(self, n, seed=0, nets=None):
+        """VAE runs: map | output from a random z | output in the real image's style | real."""
+        if not self.options.use_vae:
+            return super().preview(n, seed=seed, nets=nets)
+        d = self.dataset
+        maps, real = d.fields["label_map"][:8], d.to_model(d.x[:8], "image")
+        free = self.sample(len(maps), seed=seed, nets=nets, inputs=maps).x
+        guided = self.sample(len(maps), nets=nets, inputs=maps, style=real).x
+        return Samples(torch.cat([self.colour(maps), free, guided, real]), extra={"nrow": len(maps)})
 
