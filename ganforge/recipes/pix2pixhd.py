@@ -215,22 +215,9 @@ class Pix2PixHD(LabelToImage):
                                 f"{self.input_shape()} per label map ({len(inputs)}).")
         return instances.long()
 
-    def _check_maps(self, inputs) -> None:
-        """The label-map checks of ``LabelToImage.sample``: class ids (N, H, W) or one-hot maps (N, K, H, W)."""
-        size = self.input_shape()
-        ok = (inputs.dim() == 3 and tuple(inputs.shape[1:]) == size) or \
-             (inputs.dim() == 4 and tuple(inputs.shape[1:]) == (self.classes, *size))
-        if not ok:
-            raise GanforgeError(f"inputs have shape {tuple(inputs.shape[1:])}; give label maps of class ids "
-                                f"{size} or one-hot maps {(self.classes, *size)}.")
-        if inputs.dim() == 3 and int(inputs.max()) >= self.classes:
-            raise GanforgeError(f"the label maps hold class id {int(inputs.max())}; this model knows {self.classes} classes.")
-
     @torch.no_grad()
     def sample(self, n, seed=0, nets=None, inputs=None, instances=None, **knobs):
-        if inputs is None:
-            return super().sample(n, seed, nets, inputs, **knobs)  # its error says what to give
-        self._check_maps(inputs)
+        self.check_maps(inputs)
         instances = self._check_instances(instances, inputs)
         names = ("generator",) + (self.enhancer_names if self.k else ())
         nets = {name: self.inference(nets, name) for name in names}

@@ -22,6 +22,27 @@ def pattern(i: int, size: int = 16, channels: int = 3) -> np.ndarray:
     return a[..., 0] if channels == 1 else a
 
 
+def label_map_tree(root: Path, instances: bool = False) -> Path:
+    """ROOT/labels/*.png (class ids 0-2) and ROOT/images/*.png, 10 pairs, 16x16; with ``instances``
+    also ROOT/inst/*.png: two touching objects of class 1 (ids 7 and 8)."""
+    for i in range(10):
+        ids = np.zeros((16, 16), np.uint8)
+        ids[: 4 + i % 8] = 1
+        ids[:, 12:] = 2
+        save(root / "labels" / f"{i}.png", ids, "L")
+        save(root / "images" / f"{i}.png", pattern(i, 16))
+        if instances:
+            inst = ids * 3
+            inst[: 4 + i % 8, :6], inst[: 4 + i % 8, 6:12] = 7, 8
+            save(root / "inst" / f"{i}.png", inst, "L")
+    return root
+
+
+@pytest.fixture
+def map_tree(tmp_path) -> Path:
+    return label_map_tree(tmp_path / "maps")
+
+
 @pytest.fixture
 def paired_tree(tmp_path) -> Path:
     """ROOT/line/*.png (grayscale) and ROOT/color/*.png (RGB), 12 pairs, identical names."""

@@ -16,7 +16,7 @@ from ganforge.errors import GanforgeError
 from ganforge.nets.local_enhancer import LocalEnhancer, coarse_to_fine, pyramid
 from ganforge.nets.spade import GlobalGenerator
 from ganforge.train.trainer import Trainer
-from tests.translation.conftest import pattern, save
+from tests.translation.conftest import label_map_tree, save
 from tests.translation.test_recipes import TINY, _tensors
 
 # G1 alone for 2 steps, then G2 alone (G1 frozen) for 2, then both
@@ -25,18 +25,7 @@ STAGED = {"n_local_enhancers": 1, "local_blocks": 1, "global_steps": 2, "fix_glo
 
 @pytest.fixture
 def inst_tree(tmp_path):
-    """16x16 label maps (classes 0..2) and instance maps: two touching objects of class 1 (ids 7 and 8)."""
-    root = tmp_path / "maps"
-    for i in range(10):
-        ids = np.zeros((16, 16), np.uint8)
-        ids[: 4 + i % 8] = 1
-        ids[:, 12:] = 2
-        inst = ids * 3
-        inst[: 4 + i % 8, :6], inst[: 4 + i % 8, 6:12] = 7, 8
-        save(root / "labels" / f"{i}.png", ids, "L")
-        save(root / "inst" / f"{i}.png", inst, "L")
-        save(root / "images" / f"{i}.png", pattern(i, 16))
-    return root
+    return label_map_tree(tmp_path / "maps", instances=True)
 
 
 def _cfg(root, **kw):

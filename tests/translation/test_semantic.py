@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 import torch
 
@@ -17,18 +16,6 @@ from ganforge.nets.spade import SPADE
 from ganforge.train.trainer import Trainer
 from tests.translation.conftest import pattern, save
 from tests.translation.test_recipes import TINY, _tensors
-
-
-@pytest.fixture
-def map_tree(tmp_path):
-    root = tmp_path / "maps"
-    for i in range(10):
-        ids = np.zeros((16, 16), np.uint8)
-        ids[: 4 + i % 8] = 1
-        ids[:, 12:] = 2
-        save(root / "labels" / f"{i}.png", ids, "L")
-        save(root / "images" / f"{i}.png", pattern(i, 16))
-    return root
 
 
 def _cfg(recipe, root, **kw):

@@ -23,19 +23,6 @@ from tests.translation.test_semantic import _cfg
 VAE = {"use_vae": True, "z_dim": 8}
 
 
-@pytest.fixture
-def map_tree(tmp_path):
-    """ROOT/labels/*.png (class ids 0-2) and ROOT/images/*.png, 10 pairs, 16x16."""
-    root = tmp_path / "maps"
-    for i in range(10):
-        ids = np.zeros((16, 16), np.uint8)
-        ids[: 4 + i % 8] = 1
-        ids[:, 12:] = 2
-        save(root / "labels" / f"{i}.png", ids, "L")
-        save(root / "images" / f"{i}.png", pattern(i, 16))
-    return root
-
-
 def test_encoder_halves_to_4x4_with_the_papers_widths():
     enc = ConvEncoder(3, 4, 256, 16)
     assert [layer[0].out_channels for layer in enc.layers] == [4, 8, 16, 32, 32, 32]  # 64..512 at width 64
