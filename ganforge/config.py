@@ -66,8 +66,9 @@ class Config:
     grad_clip: float = _opt(0.0, "clip each network's gradient norm to this value (0: off)")
     ema_decay: float = _opt(0.999, "EMA decay of generator weights used for sampling (0: off)")
     ema_start: int = _opt(0, "step at which the EMA starts (before: copies the generator)")
-    lr_decay_start: float = _opt(0, "decay every learning rate linearly to 0 from this step to the last; below 1: "
-                                    "a fraction of steps (0.5: the second half, pix2pix / CycleGAN style); 0: off")
+    lr_decay_start: float = _opt(0.0, "decay every learning rate linearly to 0 from this step to the last; below 1: "
+                                    "a fraction of steps (0.5: the second half, pix2pix / CycleGAN style; it moves if a resume "
+                                    "changes --steps); 0: off")
     # --- fine-tuning (docs/ADAPT.md) -----------------------------------------------------
     init_from: str | None = _opt(None, "start from this run's (or checkpoint's) network weights, matched by name "
                                        "(fine-tuning; fresh optimisers and step count)")

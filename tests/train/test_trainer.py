@@ -23,10 +23,12 @@ def _final_tensors(run):
 
 
 def test_resume_is_exact(tmp_path):
-    """N steps straight == N/2 steps + resume + N/2 steps: same weights, EMA, optimiser state, RNG."""
-    straight = ganforge.train(_cfg(tmp_path / "a"))
-    ganforge.train(_cfg(tmp_path / "b", steps=6))
-    resumed = ganforge.train(_cfg(tmp_path / "b"), resume=True)
+    """N steps straight == N/2 steps + resume + N/2 steps: same weights, EMA, optimiser state, RNG. The lr
+    decay starts at an absolute step (9): a fraction of --steps (the digits default, 0.5) would start it
+    at 3 in the 6-step first half, a different schedule by design."""
+    straight = ganforge.train(_cfg(tmp_path / "a", lr_decay_start=9))
+    ganforge.train(_cfg(tmp_path / "b", steps=6, lr_decay_start=9))
+    resumed = ganforge.train(_cfg(tmp_path / "b", lr_decay_start=9), resume=True)
     a, meta_a = _final_tensors(straight)
     b, meta_b = _final_tensors(resumed)
     assert meta_a["step"] == meta_b["step"] == 12
