@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from ganforge.data.label_maps import instance_boundaries
 from ganforge.errors import GanforgeError
 from ganforge.nets.local_enhancer import LocalEnhancer, coarse_to_fine, pyramid
-from ganforge.nets.multiscale import MultiscaleDiscriminator, feature_matching
+from ganforge.nets.multiscale import feature_matching
 from ganforge.nets.spade import GlobalGenerator
 from ganforge.options import option_field
 from ganforge.recipes import RECIPES
@@ -66,9 +66,6 @@ class Pix2PixHD(LabelToImage):
         super().__init__(cfg, dataset)
         o, c = self.options, dataset.shape[0]
         self.k = k = o.n_local_enhancers
-        if self.uses_instances:  # D sees [one-hot map, boundary map, image]
-            self.add_network("discriminator", MultiscaleDiscriminator(self.cin + c, cfg.d_width, self.d_layers,
-                                                                      self.num_d))
         if k == 0:
             return
         if o.local_blocks < 0 or min(o.global_steps, o.fix_global_steps) < -1:
@@ -81,7 +78,7 @@ class Pix2PixHD(LabelToImage):
         finest = cfg.steps - k * self.global_steps
         self.fix_steps = o.fix_global_steps if o.fix_global_steps >= 0 else finest // 10
         for n in range(1, k + 1):
-            init_weights(self.add_network(f"enhancer{n}", LocalEnhancer(self.cin, c, cfg.g_width * 2 ** (k - n),
+            init_weights(self.add_network(f"enhancer{n}", LocalEnhancer(self.condition_channels(), c, cfg.g_width * 2 ** (k - n),
                                                                         o.local_blocks)))
         self.inference_networks = ("generator",) + self.enhancer_names
         self.partial_forward = True  # output layers of the coarser levels take no part once the next joins
@@ -92,11 +89,14 @@ class Pix2PixHD(LabelToImage):
         if k < 0 or size >> k < 8:
             raise GanforgeError(f"pix2pixhd: n_local_enhancers must be >= 0 and leave G1 at least 8x8 (image size "
                                 f"{size} allows up to {max(0, int(math.log2(size)) - 3)}), got {k}.")
-        self.cin = self.classes + int(self.uses_instances)
         g1_size = size >> k
-        g = GlobalGenerator(self.cin, channels, self.cfg.g_width * 2 ** k, max(1, min(4, int(math.log2(g1_size)) - 3)))
+        g = GlobalGenerator(self.condition_channels(), channels, self.cfg.g_width * 2 ** k, max(1, min(4, int(math.log2(g1_size)) - 3)))
         init_weights(g)
         return g
+
+    def condition_channels(self) -> int:
+        """G and D see [one-hot map, instance boundary map] when trained with instance maps."""
+        return self.classes + int(self.uses_instances)
 
     def fm_scale(self) -> float:
         return 4.0 / (self.d_layers + 1)

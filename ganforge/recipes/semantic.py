@@ -72,9 +72,13 @@ class LabelToImage(ImageToImage):
         self.add_network("generator", self.build_generator(c, size))
         self.d_layers = o.d_layers or max(1, min(self.paper_layers, int(math.log2(size)) - 3))
         scales = o.num_d or scales_for(size, self.paper_scales)
-        self.add_network("discriminator", MultiscaleDiscriminator(self.classes + c, cfg.d_width, self.d_layers, scales,
-                                                                  spectral=self.gan_loss == "hinge"))
+        self.add_network("discriminator", MultiscaleDiscriminator(self.condition_channels() + c, cfg.d_width,
+                                                                  self.d_layers, scales, spectral=self.gan_loss == "hinge"))
         self.num_d = scales
+
+    def condition_channels(self) -> int:
+        """Channels of the map input that G and D see: the one-hot classes (Pix2PixHD adds a boundary map)."""
+        return self.classes
 
     def optimizer_groups(self):
         return adversarial_groups(self.cfg)
