@@ -34,7 +34,7 @@ from ganforge.errors import GanforgeError
 from ganforge.losses.gan import LOSSES
 from ganforge.nets.multiscale import MultiscaleDiscriminator, feature_matching, scales_for
 from ganforge.nets.spade import ConvEncoder, SPADEGenerator, kl_divergence, reparameterize
-from ganforge.options import option_field, parse_options
+from ganforge.options import option_field
 from ganforge.recipes import RECIPES
 from ganforge.recipes.base import Phase, Samples, adversarial_groups
 from ganforge.recipes.translation import ImageToImage, adversarial, evaluating
@@ -188,16 +188,15 @@ class SPADERecipe(LabelToImage):
     knobs = ("inputs", "style")
 
     def __init__(self, cfg, dataset):
-        o = parse_options(self.Options, cfg.options, f"recipe {cfg.recipe!r}")
-        if o.z_dim < 1 or o.lambda_kld < 0:
-            raise GanforgeError(f"spade needs z_dim >= 1 and lambda_kld >= 0, got {o.z_dim} and {o.lambda_kld}.")
         super().__init__(cfg, dataset)
         if self.options.use_vae:
-            self.add_network("encoder", ConvEncoder(dataset.shape[0], cfg.g_width, dataset.shape[-1], o.z_dim))
+            self.add_network("encoder", ConvEncoder(dataset.shape[0], cfg.g_width, dataset.shape[-1], self.options.z_dim))
             self.inference_networks = ("generator", "encoder")
 
     def build_generator(self, channels, size):
-        o = self.options
+        o = self.options  # parsed by the base class; checked here, before any network exists
+        if o.z_dim < 1 or o.lambda_kld < 0:
+            raise GanforgeError(f"spade needs z_dim >= 1 and lambda_kld >= 0, got {o.z_dim} and {o.lambda_kld}.")
         return SPADEGenerator(self.classes, channels, self.cfg.g_width, size, o.z_dim if o.use_vae else 0)
 
     def optimizer_groups(self):

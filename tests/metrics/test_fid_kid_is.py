@@ -61,6 +61,16 @@ def test_kid_is_unbiased_for_the_same_distribution_and_positive_otherwise():
     assert shifted_mean > 20 * std / np.sqrt(200)
 
 
+def test_kid_of_sets_no_larger_than_a_subset_is_their_whole_set_mmd_with_std_0():
+    g = torch.Generator().manual_seed(1)
+    real, fake = torch.randn(50, 8, generator=g), torch.randn(50, 8, generator=g) + 0.3
+    mean, std = kernel_inception_distance(real, fake, num_subsets=20, subset_size=1000)
+    permuted, _ = kernel_inception_distance(real.flip(0), fake.roll(7, 0), num_subsets=20, subset_size=1000)
+    assert std == 0.0 and mean == pytest.approx(permuted, rel=1e-12) and mean > 0
+    # one sample more than the subset size: subsets differ again, so the std reports their spread
+    assert kernel_inception_distance(real, fake, num_subsets=20, subset_size=49)[1] > 0
+
+
 def test_inception_score_of_one_hot_uniform_predictions_is_the_number_of_classes():
     probs = torch.eye(10).repeat(100, 1)  # 1000 confident predictions, classes evenly used
     mean, std = inception_score_from_probs(probs)
