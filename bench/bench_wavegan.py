@@ -83,6 +83,9 @@ def main():
     p.add_argument("--length", type=int, default=16384)
     p.add_argument("--width", type=int, default=64, help="model size d of G and D")
     p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--conditioning", default=None, choices=("aux", "projection"),
+                   help="cwavegan: how D uses the digit (default: the recipe's, aux)")
+    p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"))
     p.add_argument("--steps", type=int, default=1000)
     p.add_argument("--every", type=int, default=0, help="protocol scores every N steps (0: only the ends)")
     p.add_argument("--samples", type=int, default=1000, help="generated clips scored at the end")
@@ -93,9 +96,13 @@ def main():
     p.add_argument("--out", default=None, help="append the result to this JSON file")
     a = p.parse_args()
     torch.set_num_threads(1)
+    options = {"sample_rate": a.rate, "length": a.length}
+    if a.conditioning:
+        options["conditioning"] = a.conditioning
     cfg = make_config({"recipe": a.recipe, "data_dir": a.data_dir, "seed": a.seed, "steps": a.steps,
-                       "options": {"sample_rate": a.rate, "length": a.length}, "g_width": a.width,
-                       "d_width": a.width, "batch_size": a.batch_size, "device": "cpu", "sample_every": 0,
+                       "options": options, "g_width": a.width, "precision": a.precision, "threads": 1,
+                       "d_width": a.width,
+                       "batch_size": a.batch_size, "device": "cpu", "sample_every": 0,
                        "checkpoint_every": 0, "log_every": 100, "out": a.run})
     train, test = load_dataset(cfg, "train"), load_dataset(cfg, "test")
     start = time.process_time()
@@ -117,7 +124,9 @@ def main():
         shown = trainer.recipe.sample(20, seed=1, nets=sampling_nets(trainer))  # conditional: digits 0..9 twice
         save_spectrogram_grid(shown.x, a.grid, a.rate, nrow=10)
     result = {"recipe": a.recipe, "setting": {"sample_rate": a.rate, "length": a.length, "model_size_d": a.width,
-                                              "batch_size": a.batch_size, "steps": a.steps, "seed": a.seed, "resumed": a.resume,
+                                              "batch_size": a.batch_size, "steps": a.steps,
+                                              "conditioning": getattr(trainer.recipe.options, "conditioning", None),
+                                              "precision": trainer.precision, "seed": a.seed, "resumed": a.resume,
                                               "n_critic": cfg.n_critic, "lr": cfg.lr_g, "betas": [cfg.beta1, cfg.beta2],
                                               "gp_weight": cfg.gp_weight, "samples_scored": a.samples,
                                               "paper_setting": a.rate == 16000 and a.length == 16384 and a.width == 64},
