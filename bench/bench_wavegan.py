@@ -57,7 +57,7 @@ class Curve(Callback):
         if self.every and trainer.step % self.every == 0 and trainer.step < trainer.cfg.steps:
             start = time.process_time()
             self.points.append({"step": trainer.step, **self.protocol.score(trainer.recipe, self.n,
-                                                                              sampling_nets(trainer))})
+                                                          sampling_nets(trainer))})
             self.spent += time.process_time() - start
             print(json.dumps(self.points[-1]), flush=True)
             if self.partial:  # a long run on a loaded machine leaves its curve behind even if stopped
@@ -114,6 +114,7 @@ def main():
         Trainer(cfg, run_dir=None, dataset=train, callbacks=[curve])
     # the control: the same check at step 0 (None when resuming: the networks are no longer untrained)
     untrained = None if a.resume else protocol.score(trainer.recipe, a.samples)
+    load_at_start = round(os.getloadavg()[0], 2)
     cpu, wall = time.process_time(), time.time()
     trainer.fit()
     cpu, wall = time.process_time() - cpu - curve.spent, time.time() - wall
@@ -123,16 +124,21 @@ def main():
 
         shown = trainer.recipe.sample(20, seed=1, nets=sampling_nets(trainer))  # conditional: digits 0..9 twice
         save_spectrogram_grid(shown.x, a.grid, a.rate, nrow=10)
-    result = {"recipe": a.recipe, "setting": {"sample_rate": a.rate, "length": a.length, "model_size_d": a.width,
-                                              "batch_size": a.batch_size, "steps": a.steps,
-                                              "conditioning": getattr(trainer.recipe.options, "conditioning", None),
-                                              "precision": trainer.precision, "seed": a.seed, "resumed": a.resume,
-                                              "n_critic": cfg.n_critic, "lr": cfg.lr_g, "betas": [cfg.beta1, cfg.beta2],
-                                              "gp_weight": cfg.gp_weight, "samples_scored": a.samples,
-                                              "paper_setting": a.rate == 16000 and a.length == 16384 and a.width == 64},
+    command = "python bench/bench_wavegan.py " + " ".join(sys.argv[1:])
+    result = {"recipe": a.recipe, "command": command,
+              "setting": {"sample_rate": a.rate, "length": a.length, "model_size_d": a.width,
+                          "batch_size": a.batch_size, "steps": a.steps, "steps_done": trainer.step,
+                          # SIGTERM stops training cleanly (checkpoint) and still scores
+                          "stopped_early": trainer.stop_signal is not None,
+                          "conditioning": getattr(trainer.recipe.options, "conditioning", None),
+                          "precision": trainer.precision, "seed": a.seed, "resumed": a.resume,
+                          "n_critic": cfg.n_critic, "lr": cfg.lr_g, "betas": [cfg.beta1, cfg.beta2],
+                          "gp_weight": cfg.gp_weight, "samples_scored": a.samples,
+                          "paper_setting": a.rate == 16000 and a.length == 16384 and a.width == 64},
               "final": final, "untrained": untrained, "real": protocol.real, "anchors": ANCHORS,
               "curve": curve.points, "train_cpu_s": round(cpu, 1), "train_wall_s": round(wall, 1),
-              "classifier_cpu_s": round(classifier_cpu, 1), "machine": machine()}
+              "classifier_cpu_s": round(classifier_cpu, 1),
+              "machine": {**machine(), "load_average_1min_at_start": load_at_start}}
     print(json.dumps({k: result[k] for k in ("final", "untrained", "real", "train_cpu_s")}), flush=True)
     if a.out:
         old = json.load(open(a.out)) if os.path.exists(a.out) else []

@@ -9,7 +9,9 @@ d = 64 (``--g-width`` / ``--d-width``). The data is an audio dataset (``spoken-d
 ``audio-folder``: ``ganforge.data.audio``).
 
 ``cwavegan`` conditions both networks on the class (the spoken digit): G sees a label embedding
-beside z, D a projection term; ``ganforge sample RUN --class 3`` says "three". Metrics: the audio
+beside z; D has an auxiliary classifier head (AC-GAN, Odena et al. 2017, with WGAN-GP as in Gulrajani
+et al. 2017, "Improved Training of Wasserstein GANs": the default) or a projection term (Miyato &
+Koyama 2018), option ``conditioning``; ``ganforge sample RUN --class 3`` says "three". Metrics: the audio
 Inception score, the Fréchet distance on a digit classifier's features and, for cWaveGAN, the
 classifier's accuracy on the requested digit (``ganforge.metrics.audio``).
 """
@@ -46,8 +48,9 @@ class WaveGAN(ObjectiveGAN):
             raise GanforgeError(f"option 'phase_shuffle' is {self.options.phase_shuffle}; it must be 0 or more.")
         channels, length = data.shape
         generator = WaveGANGenerator(cfg.z_dim, cfg.g_width, length, channels, self.num_classes)
-        discriminator = WaveGANDiscriminator(cfg.d_width, length, channels, self.num_classes, self.options.phase_shuffle,
-                                             getattr(self.options, "conditioning", "projection"))  # wavegan: no labels, unused
+        conditioning = getattr(self.options, "conditioning", "aux")  # wavegan has no labels: unused there
+        discriminator = WaveGANDiscriminator(cfg.d_width, length, channels, self.num_classes,
+                                             self.options.phase_shuffle, conditioning)
         return generator, discriminator
 
     def latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -70,7 +70,8 @@ def test_conditional_default_is_the_auxiliary_classifier_of_ac_wgan_gp():
     projection = make_config({**base, "options": {**SMALL["options"], "conditioning": "projection"}})
     d = RECIPES.get("cwavegan")(projection, data).discriminator
     assert d.embed is not None and d.classifier is None
-    for bad, match in (({"conditioning": "concat"}, "use one of aux, projection"), ({"aux_weight_g": -1.0}, "non-negative")):
+    for bad, match in (({"conditioning": "concat"}, "use one of aux, projection"),
+                       ({"aux_weight_g": -1.0}, "non-negative")):
         cfg = make_config({**base, "options": {**SMALL["options"], **bad}})
         with pytest.raises(GanforgeError, match=match):
             RECIPES.get("cwavegan")(cfg, data)
