@@ -3,9 +3,13 @@ Inception score and Fréchet distance on a digit classifier trained here, and, f
 classifier's accuracy on the requested digit; next to the real data's scores and the paper's anchors
 (Donahue et al., ICLR 2019, SC09: WaveGAN IS 4.7, real data 9.18).
 
-    OMP_NUM_THREADS=1 nice -n 10 python bench/bench_wavegan.py --data-dir ../shared/data/spoken-digits \
-        --recipe cwavegan --rate 1000 --length 1024 --width 16 --steps 1500 --every 250 \
-        --run /tmp/cwavegan-bench --grid docs/img/cwavegan-spectrograms.png --out bench/results/wavegan.json
+    OMP_NUM_THREADS=1 nice -n 5 python bench/bench_wavegan.py --data-dir ../shared/data/spoken-digits \
+        --recipe cwavegan --conditioning aux --rate 1000 --length 1024 --width 16 --batch-size 32 \
+        --steps 6500 --every 500 --samples 500 --run /tmp/cwavegan-bench \
+        --grid docs/img/cwavegan-1khz-aux-6500steps.png --out bench/results/wavegan.json
+
+(the run of docs/AUDIO.md, ~27 CPU-minutes of training). SIGINT / SIGTERM stop training cleanly after
+the current step; the script then still scores the model and writes the JSON (``steps_done``).
 
 The paper's setting is --rate 16000 --length 16384 --width 64 and about 200k steps on a GPU; on a
 shared CPU the script is run at a reduced rate / length / width (recorded in the JSON), which is a
