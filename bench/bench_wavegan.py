@@ -8,7 +8,7 @@ classifier's accuracy on the requested digit; next to the real data's scores and
         --steps 6500 --every 500 --samples 500 --run /tmp/cwavegan-bench \
         --grid docs/img/cwavegan-1khz-aux-6500steps.png --out bench/results/wavegan.json
 
-(the run of docs/AUDIO.md, ~27 CPU-minutes of training). SIGINT / SIGTERM stop training cleanly after
+(the run of docs/AUDIO.md, ~27 CPU-minutes of training). With --run, SIGINT / SIGTERM stop training after
 the current step; the script then still scores the model and writes the JSON (``steps_done``).
 
 The paper's setting is --rate 16000 --length 16384 --width 64 and about 200k steps on a GPU; on a
