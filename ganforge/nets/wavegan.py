@@ -13,8 +13,10 @@ stride 4, so five transposed convolutions take a (16, 16d) tensor to 16,384 samp
 
 ``length`` = 16 * 4^k with k layers (k=5: 16,384, the paper). A shorter length keeps the same layers
 minus the first (widest) ones; it is a smaller task, not the paper's, and is named as such where used.
-Conditional networks (cWaveGAN, ``num_classes`` > 0): G concatenates a learned label embedding to z,
-D adds the projection term <embed(y), h> to its logit (Miyato & Koyama, 2018).
+Conditional networks (cWaveGAN, ``num_classes`` > 0): G concatenates a learned label embedding to z;
+D either adds the projection term <embed(y), h> to its logit (``conditioning="projection"``, Miyato &
+Koyama, 2018) or, label-blind, gets an auxiliary classifier head on the same features
+(``conditioning="aux"``, AC-GAN, Odena et al., 2017, as combined with WGAN-GP by Gulrajani et al., 2017).
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ import torch.nn.functional as F
 
 from ganforge.errors import GanforgeError
 
+CONDITIONING = ("aux", "projection")
 KERNEL, STRIDE, PADDING = 25, 4, 11  # 'same' padding: each layer scales the length by exactly 4
 
 
@@ -74,14 +77,18 @@ class WaveGANGenerator(nn.Module):
 
 class WaveGANDiscriminator(nn.Module):
     def __init__(self, d: int = 64, length: int = 16384, channels: int = 1, num_classes: int = 0,
-                 phase_shuffle: int = 2):
+                 phase_shuffle: int = 2, conditioning: str = "projection"):
         super().__init__()
+        if conditioning not in CONDITIONING:
+            raise GanforgeError(f"conditioning {conditioning!r} is unknown; use one of {', '.join(CONDITIONING)}.")
         k = layers_for(length)
         widths = [channels] + [d * 2 ** i for i in range(k)]
         self.convs = nn.ModuleList(nn.Conv1d(widths[i], widths[i + 1], KERNEL, STRIDE, PADDING) for i in range(k))
         self.radius, features = phase_shuffle, 16 * widths[-1]
         self.linear = nn.Linear(features, 1)
-        self.embed = nn.Embedding(num_classes, features) if num_classes else None
+        projection, aux = num_classes and conditioning == "projection", num_classes and conditioning == "aux"
+        self.embed = nn.Embedding(num_classes, features) if projection else None
+        self.classifier = nn.Linear(features, num_classes) if aux else None
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         h = x
@@ -91,11 +98,21 @@ class WaveGANDiscriminator(nn.Module):
                 h = phase_shuffle(h, self.radius)
         return h.flatten(1)
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        h = self.features(x)
+    def critic(self, h: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
         logits = self.linear(h).flatten()
         if self.embed is not None:
             if y is None:
                 raise GanforgeError("a conditional WaveGAN discriminator needs the labels of its inputs.")
             logits = logits + (self.embed(y).to(h.dtype) * h).sum(dim=1)
         return logits
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """The critic's score; an auxiliary-classifier D ignores ``y`` (the gradient penalty passes it)."""
+        return self.critic(self.features(x), y)
+
+    def classify(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(critic score, class logits) of one pass (one phase-shuffle draw) of an auxiliary-classifier D."""
+        if self.classifier is None:
+            raise GanforgeError("this WaveGAN discriminator has no auxiliary classifier (conditioning='aux').")
+        h = self.features(x)
+        return self.critic(h, None), self.classifier(h)

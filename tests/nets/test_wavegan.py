@@ -51,3 +51,17 @@ def test_conditional_networks_use_the_label():
     assert not torch.allclose(d(a, torch.tensor([1, 1])), d(a, torch.tensor([2, 2])))
     with pytest.raises(GanforgeError, match="--class"):
         g(z)
+
+
+def test_auxiliary_classifier_discriminator_is_label_blind():
+    torch.manual_seed(0)
+    d = WaveGANDiscriminator(4, 1024, num_classes=10, conditioning="aux").eval()
+    x = torch.randn(3, 1, 1024)
+    score, classes = d.classify(x)
+    assert classes.shape == (3, 10) and d.embed is None
+    # the critic score ignores the label (the gradient penalty still passes one) and is classify's score
+    assert torch.equal(d(x, torch.tensor([1, 2, 3])), d(x)) and torch.equal(score, d(x))
+    with pytest.raises(GanforgeError, match="auxiliary classifier"):
+        WaveGANDiscriminator(4, 1024, num_classes=10).classify(x)
+    with pytest.raises(GanforgeError, match="conditioning 'concat' is unknown"):
+        WaveGANDiscriminator(4, 1024, num_classes=10, conditioning="concat")

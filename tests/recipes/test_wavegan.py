@@ -14,7 +14,7 @@ import torch
 
 from ganforge.cli import main
 from ganforge.config import make_config
-from ganforge.data import load_dataset
+from ganforge.data import Batch, load_dataset
 from ganforge.errors import GanforgeError
 from ganforge.recipes import RECIPES
 from ganforge.train.trainer import Trainer
@@ -44,6 +44,37 @@ def test_paper_settings():
         ("wasserstein", 10.0, 5, 1e-4, 1e-4, 0.5, 0.9)
     assert (cfg.batch_size, cfg.z_dim, cfg.g_width, cfg.d_width, cfg.data) == (64, 100, 64, 64, "spoken-digits")
     assert make_config({"recipe": "cwavegan"}).n_critic == 5 and RECIPES.get("cwavegan").conditional
+
+
+def test_conditional_default_is_the_auxiliary_classifier_of_ac_wgan_gp():
+    needs_digits()
+    base = {**QUIET, **SMALL, "recipe": "cwavegan", "steps": 1, "g_width": 2, "d_width": 2, "batch_size": 8}
+    cfg = make_config(base)
+    data = load_dataset(cfg)
+    recipe = Trainer(cfg, run_dir=None, dataset=data).recipe
+    assert (recipe.options.conditioning, recipe.options.aux_weight, recipe.options.aux_weight_g) == ("aux", 1.0, 0.1)
+    d = recipe.discriminator.eval()  # no phase shuffle: the terms can be recomputed exactly
+    assert d.classifier is not None and d.embed is None
+    x, y = data.to_model(data.x[:8]), data.y[:8]
+    wanted = torch.arange(8) % 10
+    with torch.no_grad():
+        fake = recipe.generator(recipe.latent(8), wanted)
+        score, classes = d.classify(x)
+        loss, logs = recipe.discriminator_loss(Batch(x=x, y=y), fake, wanted, 0)
+        # D: WGAN + 1.0 x CE of its classification of the real clips (not of the fakes)
+        assert torch.allclose(loss - logs["d_loss"], torch.nn.functional.cross_entropy(classes, y))
+        loss, logs = recipe.generator_loss(Batch(x=x, y=y), fake, wanted, 0)
+        # G: WGAN + 0.1 x CE of D's classification of its clips against the requested digits
+        ce = torch.nn.functional.cross_entropy(d.classify(fake)[1], wanted)
+        assert torch.allclose(loss - logs["g_loss"], 0.1 * ce) and torch.allclose(logs["g_aux"], ce)
+    projection = make_config({**base, "options": {**SMALL["options"], "conditioning": "projection"}})
+    d = RECIPES.get("cwavegan")(projection, data).discriminator
+    assert d.embed is not None and d.classifier is None
+    for bad, match in (({"conditioning": "concat"}, "use one of aux, projection"),
+                       ({"aux_weight_g": -1.0}, "non-negative")):
+        cfg = make_config({**base, "options": {**SMALL["options"], **bad}})
+        with pytest.raises(GanforgeError, match=match):
+            RECIPES.get("cwavegan")(cfg, data)
 
 
 def test_refuses_images():
