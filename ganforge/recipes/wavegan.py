@@ -20,7 +20,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import torch
-
 import torch.nn.functional as F
 
 from ganforge.errors import GanforgeError
