@@ -49,6 +49,20 @@ class InfoGANOptions:
     fix_std: bool = option_field(True, "Q's Gaussian for continuous codes has std 1 (the authors' MNIST setting)")
 
 
+def init_infogan_weights(module: nn.Module) -> None:
+    """The authors' initialisation (``custom_ops.py``): weights N(0, 0.02) (truncated at 2 std for the
+    convolutions, as ``tf.truncated_normal_initializer``), biases 0, BatchNorm scales N(1, 0.02)."""
+    if isinstance(module, nn.Conv2d):
+        nn.init.trunc_normal_(module.weight, 0.0, 0.02, -0.04, 0.04)
+    elif isinstance(module, (nn.ConvTranspose2d, nn.Linear)):
+        nn.init.normal_(module.weight, 0.0, 0.02)
+    elif isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):
+        nn.init.normal_(module.weight, 1.0, 0.02)
+    else:
+        return
+    nn.init.zeros_(module.bias)
+
+
 class InfoGenerator(nn.Module):
     def __init__(self, in_dim: int, channels: int, size: int, width: int):
         super().__init__()
@@ -58,6 +72,7 @@ class InfoGenerator(nn.Module):
                                 nn.Linear(int(1024 * w), s * s * self.c2), nn.BatchNorm1d(s * s * self.c2), nn.ReLU(True))
         self.conv = nn.Sequential(nn.ConvTranspose2d(self.c2, int(64 * w), 4, 2, 1), nn.BatchNorm2d(int(64 * w)),
                                   nn.ReLU(True), nn.ConvTranspose2d(int(64 * w), channels, 4, 2, 1), nn.Tanh())
+        self.apply(init_infogan_weights)
 
     def forward(self, z: torch.Tensor, codes: torch.Tensor | None = None) -> torch.Tensor:
         h = self.fc(torch.cat([z, codes], 1) if codes is not None else z)
@@ -78,6 +93,7 @@ class InfoDiscriminator(nn.Module):
         self.head = nn.Linear(int(1024 * w), 1)
         self.q = nn.Sequential(nn.Linear(int(1024 * w), int(128 * w)), nn.BatchNorm1d(int(128 * w)), lrelu(),
                                nn.Linear(int(128 * w), q_dim))
+        self.apply(init_infogan_weights)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None):
         h = self.body(x)
@@ -125,6 +141,10 @@ class InfoGAN(GANRecipe):
     @property
     def knobs(self) -> tuple[str, ...]:
         return ("codes",)
+
+    def latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """The incompressible noise z ~ U(-1, 1)^z_dim, as in the authors' MNIST code (``Uniform(62)``)."""
+        return torch.rand(n, self.cfg.z_dim, device=self.device, generator=generator) * 2 - 1
 
     # -- codes ----------------------------------------------------------------------------------
     def draw_codes(self, n: int, generator: torch.Generator | None = None, fixed: dict | None = None):
