@@ -19,7 +19,7 @@ from ganforge.train.trainer import Trainer
 from tests.recipes.learning import QUIET, one_thread, train
 
 TINY = dict(recipe="infogan", data="digits", g_width=8, d_width=8, z_dim=4, batch_size=16)
-# The learning test: 600 steps of half-width nets on 8x8 digits (measured: code accuracy 0.90 in 23 CPU-s;
+# The learning test: 600 steps of half-width nets on 8x8 digits (measured: code accuracy 0.90 in 19 CPU-s;
 # the 1-step control: 0.10, chance).
 LEARN = dict(g_width=32, d_width=32, z_dim=16, batch_size=64, lr_d=2e-4, lr_g=1e-3)
 LEARN_STEPS, LEARN_BOUND = 600, 0.6
