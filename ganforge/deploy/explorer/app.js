@@ -11,16 +11,26 @@ function setStatus(text, error) {
   s.classList.toggle("error", !!error);
 }
 
-async function api(path, body, raw) {
+// body.dataset.busy counts work in flight (tests and scripts wait for "0"). It covers a request *and*
+// reading its body, and selectModel holds it across its chained draws, so it never reads "0" between
+// one step and the next.
+async function holding(work) {
+  state.busy++;
+  document.body.dataset.busy = String(state.busy);
+  try { return await work(); } finally {
+    state.busy--;
+    document.body.dataset.busy = String(state.busy);
+  }
+}
+
+async function api(path, body, raw, read = "json") {
   const headers = {};
   const key = $("api-key").value;
   if (key) headers["X-API-Key"] = key;
   let init = { method: "GET", headers };
   if (raw) { init = { method: "POST", headers, body: raw }; }
   else if (body !== undefined) { headers["Content-Type"] = "application/json"; init = { method: "POST", headers, body: JSON.stringify(body) }; }
-  state.busy++;
-  document.body.dataset.busy = String(state.busy);
-  try {
+  return holding(async () => {
     const r = await fetch(path, init);
     if (r.status === 401) { $("key-box").hidden = false; }
     if (!r.ok) {
@@ -28,11 +38,8 @@ async function api(path, body, raw) {
       try { msg = (await r.json()).error || msg; } catch (e) { /* not JSON */ }
       throw new Error(msg);
     }
-    return r;
-  } finally {
-    state.busy--;
-    document.body.dataset.busy = String(state.busy);
-  }
+    return read === "blob" ? r.blob() : r.json();
+  });
 }
 
 function common() {
@@ -45,9 +52,8 @@ function common() {
 }
 
 async function latents(items) {
-  const r = await api(`/models/${encodeURIComponent(state.model.name)}/latents`,
+  const out = await api(`/models/${encodeURIComponent(state.model.name)}/latents`,
     Object.assign({ items, format: "json", return_latents: true }, common()));
-  const out = await r.json();
   return out.images.map((b, i) => ({ src: "data:image/png;base64," + b, z: out.latents[i] }));
 }
 
@@ -55,8 +61,7 @@ function seed0() { return Math.max(0, Math.floor(Number($("seed").value) || 0));
 
 async function loadModels() {
   try {
-    const r = await api("/models");
-    state.models = (await r.json()).models;
+    state.models = (await api("/models")).models;
   } catch (e) { setStatus("cannot list models: " + e.message, true); return; }
   const sel = $("model");
   sel.innerHTML = "";
@@ -86,7 +91,7 @@ async function selectModel(name) {
   for (const id of ["grid-box", "centre-box", "interp-box"]) $(id).hidden = !explorable;
   $("translate-box").hidden = !m.endpoints.includes("translate");
   state.centre = null; state.centreClass = null;
-  if (explorable) { await drawGrid(); await drawCentre(); await drawInterpolation(); }
+  if (explorable) await holding(async () => { await drawGrid(); await drawCentre(); await drawInterpolation(); });
   setStatus(explorable || m.endpoints.includes("translate") ? "ready" : "this model has nothing to explore here; use the API");
 }
 
@@ -194,8 +199,8 @@ async function translateUpload() {
   const form = new FormData();
   form.append("image", file);
   try {
-    const r = await api(`/models/${encodeURIComponent(state.model.name)}/translate`, undefined, form);
-    $("translated").src = URL.createObjectURL(await r.blob());
+    const blob = await api(`/models/${encodeURIComponent(state.model.name)}/translate`, undefined, form, "blob");
+    $("translated").src = URL.createObjectURL(blob);
     setStatus("translated " + file.name);
   } catch (e) { setStatus(e.message, true); }
 }
