@@ -110,6 +110,7 @@ def reconstruction_loss(autoencoder, x: torch.Tensor) -> torch.Tensor:
 @RECIPES.register("began")
 class BEGAN(GANRecipe):
     Options = BEGANOptions
+    latent_prior = "uniform"  # z ~ U(-1, 1), as in the paper
 
     def __init__(self, cfg, dataset):
         opts = self.parse(cfg)
@@ -142,9 +143,6 @@ class BEGAN(GANRecipe):
         super().to(device)
         self.k = self.k.to(self.device)
         return self
-
-    def latent(self, n, generator=None):
-        return torch.rand(n, self.cfg.z_dim, device=self.device, generator=generator) * 2 - 1  # z ~ U(-1, 1)
 
     def discriminator_loss(self, batch, fake, fake_labels, step):
         real_loss = reconstruction_loss(self.discriminator, batch.x)

@@ -48,6 +48,8 @@ class GANRecipe(Recipe):
     conditioning = "concat"  # how labels enter the nets: concat | aux (ACGAN) | projection (ganforge.nets.conditional)
     ema_networks = ("generator",)
     inference_networks = ("generator",)
+    # z's prior: "normal" N(0, I), or "uniform" U(-1, 1)^z_dim where the paper's own code draws that
+    latent_prior = "normal"
 
     def __init__(self, cfg, dataset: Dataset):
         super().__init__(cfg, dataset)
@@ -110,6 +112,8 @@ class GANRecipe(Recipe):
 
     # -- sampling helpers -----------------------------------------------------------------------
     def latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        if self.latent_prior == "uniform":
+            return torch.rand(n, self.cfg.z_dim, device=self.device, generator=generator) * 2 - 1
         return torch.randn(n, self.cfg.z_dim, device=self.device, generator=generator)
 
     def random_labels(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor | None:

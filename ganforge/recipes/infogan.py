@@ -106,6 +106,7 @@ class InfoDiscriminator(nn.Module):
 class InfoGAN(GANRecipe):
     Options = InfoGANOptions
     task = "noise"
+    latent_prior = "uniform"  # the incompressible noise, as in the authors' MNIST code (``Uniform(62)``)
 
     def __init__(self, cfg, dataset):
         opts = self.check(cfg)
@@ -143,10 +144,6 @@ class InfoGAN(GANRecipe):
     @property
     def knobs(self) -> tuple[str, ...]:
         return ("codes",)
-
-    def latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """The incompressible noise z ~ U(-1, 1)^z_dim, as in the authors' MNIST code (``Uniform(62)``)."""
-        return torch.rand(n, self.cfg.z_dim, device=self.device, generator=generator) * 2 - 1
 
     # -- codes ----------------------------------------------------------------------------------
     def draw_codes(self, n: int, generator: torch.Generator | None = None, fixed: dict | None = None):

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import torch
 import torch.nn.functional as F
 
 from ganforge.errors import GanforgeError
@@ -37,6 +36,7 @@ class WaveGANOptions:
 @RECIPES.register("wavegan")
 class WaveGAN(ObjectiveGAN):
     Options = WaveGANOptions
+    latent_prior = "uniform"  # the authors' code samples z uniformly in [-1, 1] (train_wavegan.py)
 
     def build_networks(self):
         data, cfg = self.dataset, self.cfg
@@ -51,10 +51,6 @@ class WaveGAN(ObjectiveGAN):
         discriminator = WaveGANDiscriminator(cfg.d_width, length, channels, self.num_classes,
                                              self.options.phase_shuffle, conditioning)
         return generator, discriminator
-
-    def latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        # The authors' code samples z uniformly in [-1, 1] (train_wavegan.py), not from a Gaussian.
-        return torch.rand(n, self.cfg.z_dim, device=self.device, generator=generator) * 2 - 1
 
 
 @dataclass
