@@ -4,7 +4,8 @@
 
 ONNX / TorchScript hold the recipe's sampling network with the weights sampling uses (the EMA copy
 where training kept one), a dynamic batch axis and named inputs (see ``ganforge.deploy.graph``):
-``z`` (N, z_dim) float32 standard normal [+ ``labels`` (N,) int64] for noise / class recipes,
+``z`` (N, z_dim) float32 from the recipe's prior (standard normal; uniform for BEGAN, WaveGAN, InfoGAN)
+[+ ``labels`` (N,) int64] for noise / class recipes,
 ``image`` (N, C, H, W) float32 in [-1, 1] for image-input recipes, and any input a recipe's
 ``inference_graph`` adds (``truncation``). The output ``x`` is in model space (images in [-1, 1]).
 A JSON sidecar ``FILE.json`` (and, for ONNX, the model's metadata) records the inputs, how z is

@@ -12,11 +12,13 @@ How a recipe gets a graph (first match):
    ``InputSpec("truncation", (1,), "float32", default=1.0)`` with the module computing
    ``w = w_avg + psi * (mapping(z) - w_avg)``; the server and the explorer then show a truncation
    slider, and the exported ONNX model takes ``truncation`` as a named input.
-2. **Noise / class recipes** built on ``GANRecipe`` (dcgan, wgan, cgan, acgan, ...): inputs ``z``
-   (``(N, z_dim)`` float32, standard normal) and, for class-conditional ones, ``labels`` (``(N,)``
-   int64). ``make_inputs`` draws z exactly as ``GANRecipe.sample`` does: ``torch.Generator()
-   .manual_seed(seed)`` then ``torch.randn(n, z_dim, generator=g)``; labels are balanced
-   (0, 1, ..., C-1, 0, ...) or one given class.
+2. **Noise / class recipes** built on ``GANRecipe`` (dcgan, wgan, cgan, acgan, began, wavegan, ...):
+   inputs ``z`` (``(N, z_dim)`` float32, drawn from the recipe's ``latent_prior``: standard normal, or
+   uniform in [-1, 1] for BEGAN and WaveGAN as their papers do) and, for class-conditional ones,
+   ``labels`` (``(N,)`` int64). ``make_inputs`` draws z exactly as ``GANRecipe.sample`` does (it calls
+   ``recipe.latent`` with ``torch.Generator().manual_seed(seed)``: ``torch.randn(n, z_dim,
+   generator=g)``, or ``torch.rand(...) * 2 - 1`` for the uniform prior); labels are balanced
+   (0, 1, ..., C-1, 0, ...) or one given class. ``meta["latent_prior"]`` names the prior.
 3. **Image-input recipes** (task ``image``) with one inference network and no knob but ``inputs``:
    input ``image`` (``(N, C, H, W)`` float32 in [-1, 1]).
 
@@ -111,16 +113,30 @@ def build_graph(recipe, nets: dict[str, nn.Module], check: bool = True) -> Infer
     reason = not_exportable_reason(recipe)
     if reason:
         raise GanforgeError(reason)
-    if hasattr(recipe, "inference_graph"):
-        graph = recipe.inference_graph(nets)
-    elif recipe.task in ("noise", "class"):
-        graph = noise_graph(recipe, nets)
-    else:
-        graph = _image_graph(recipe, nets)
-    graph.module.eval()
-    if check:
-        _check_against_sample(recipe, nets, graph)
+    try:
+        if hasattr(recipe, "inference_graph"):
+            graph = recipe.inference_graph(nets)
+        elif recipe.task in ("noise", "class"):
+            graph = noise_graph(recipe, nets)
+        else:
+            graph = _image_graph(recipe, nets)
+        graph.module.eval()
+        if check:
+            _check_against_sample(recipe, nets, graph)
+    except (RuntimeError, TypeError, ValueError) as e:
+        # the assumed call does not even run (e.g. the generator takes more inputs than z): refuse it the same
+        # way as a graph whose outputs differ, so callers (export, the server) only ever see GanforgeError
+        raise GanforgeError(f"recipe {recipe.cfg.recipe!r}'s sample() is not the network call ganforge assumed "
+                            f"({type(e).__name__}: {str(e)[:120]}); give it an `inference_graph(nets)` method to "
+                            "export or batch it.") from e
     return graph
+
+
+# GANRecipe.latent_prior -> (what z is, how ganforge draws it): written into the export's metadata.
+LATENT_PRIORS = {
+    "normal": ("standard normal N(0, I)", "torch.randn(n, z_dim, generator=g)"),
+    "uniform": ("uniform in [-1, 1]", "torch.rand(n, z_dim, generator=g) * 2 - 1"),
+}
 
 
 def noise_graph(recipe, nets) -> InferenceGraph:
@@ -131,17 +147,18 @@ def noise_graph(recipe, nets) -> InferenceGraph:
     generator = recipe.inference(nets, "generator")
     z_dim, classes = int(recipe.cfg.z_dim), int(recipe.num_classes)
     device = recipe.device
+    prior = getattr(recipe, "latent_prior", "normal")
 
     def make_inputs(n: int, seed: int = 0, labels=None) -> dict[str, torch.Tensor]:
         g = torch.Generator(device=device).manual_seed(int(seed))
-        out = {"z": torch.randn(n, z_dim, device=device, generator=g)}
+        out = {"z": recipe.latent(n, generator=g)}  # the recipe's own draw: same prior, same numbers
         if classes:
             out["labels"] = class_labels(n, classes, labels, device)
         elif labels is not None:
             raise GanforgeError("this generator is unconditional; drop the class.")
         return out
 
-    inputs = [InputSpec("z", ("batch", z_dim), "float32", "latent: standard normal N(0, I), float32")]
+    inputs = [InputSpec("z", ("batch", z_dim), "float32", f"latent: {LATENT_PRIORS[prior][0]}, float32")]
     if classes:
         inputs.append(InputSpec("labels", ("batch",), "int64", f"class index in 0..{classes - 1}"))
     shape = tuple(recipe.dataset.shape)
@@ -149,9 +166,9 @@ def noise_graph(recipe, nets) -> InferenceGraph:
                           InputSpec("x", ("batch", *shape), "float32", _output_doc(recipe)),
                           knobs=("labels",) if classes else (),
                           meta={"z_dim": z_dim, "num_classes": classes,
-                                "z_distribution": "standard normal N(0, I); ganforge draws it with "
-                                                  "torch.Generator().manual_seed(seed) then "
-                                                  "torch.randn(n, z_dim, generator=g)"})
+                                "latent_prior": prior,
+                                "z_distribution": f"{LATENT_PRIORS[prior][0]}; ganforge draws it with "
+                                                  f"torch.Generator().manual_seed(seed) then {LATENT_PRIORS[prior][1]}"})
 
 
 def _image_graph(recipe, nets) -> InferenceGraph:

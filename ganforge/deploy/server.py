@@ -654,14 +654,17 @@ def publish_quality(registry: Registry, name: str, result: dict) -> None:
 
 def latent_of(model: ServedModel, item) -> torch.Tensor:
     dim = model.graph.latent_dim
+    prior = model.graph.meta.get("latent_prior", "normal")
     if item.z is not None:
         if len(item.z) != dim or not all(math.isfinite(v) and abs(v) < 1e4 for v in item.z):
             raise RequestError(422, f"z must be {dim} finite numbers (this model's latent size), got {len(item.z)}.")
+        if prior == "uniform" and any(abs(v) > 1 for v in item.z):
+            raise RequestError(422, "this model's latent is uniform in [-1, 1]: every z value must lie in [-1, 1].")
         z = torch.tensor(item.z, dtype=torch.float32)
     else:
-        z = _z(item.seed, dim)
+        z = _z(item.seed, dim, prior)
     if item.towards is not None and item.t > 0:
-        z = _slerp(z, _z(item.towards, dim), item.t)
+        z = _slerp(z, _z(item.towards, dim, prior), item.t)
     if item.pca:
         pca = model.pca
         if pca is None:
@@ -674,12 +677,19 @@ def latent_of(model: ServedModel, item) -> torch.Tensor:
             z = z + alpha * pca["scale"][i] * pca["dirs"][i]
     if item.jitter > 0:
         z = z + item.jitter * _z(item.jitter_seed, dim)
+    if prior == "uniform":
+        # A generator trained on z in [-1, 1] never saw values outside it; moves (slerp, PCA, jitter) that
+        # leave the cube are projected back onto it rather than extrapolated.
+        z = z.clamp(-1.0, 1.0)
     return z
 
 
-def _z(seed: int, dim: int) -> torch.Tensor:
-    """z of a seed, as GANRecipe.sample(1, seed) draws it (the first row of randn(n, dim))."""
-    return torch.randn(1, dim, generator=torch.Generator().manual_seed(int(seed)))[0]
+def _z(seed: int, dim: int, prior: str = "normal") -> torch.Tensor:
+    """z of a seed, as GANRecipe.sample(1, seed) draws it (the first row of the recipe's latent(n))."""
+    g = torch.Generator().manual_seed(int(seed))
+    if prior == "uniform":
+        return torch.rand(1, dim, generator=g)[0] * 2 - 1
+    return torch.randn(1, dim, generator=g)[0]
 
 
 def _slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:

@@ -219,6 +219,25 @@ class InfoGAN(GANRecipe):
         cat, cont = self.draw_codes(n, g, fixed)
         return self.generate_from(z, self.code_vector(cat, cont), nets, batch_size, cat)
 
+    def inference_graph(self, nets):
+        """Export / serving: inputs ``z`` (uniform noise) and ``code`` (the categorical code one-hot, then
+        the continuous codes), drawn as ``sample`` draws them; ``codes`` fixes some (``{"cat": 3}``)."""
+        from ganforge.deploy.graph import InferenceGraph, InputSpec, noise_graph
+
+        base, module = noise_graph(self, nets), self.inference(nets, "generator")
+
+        def make_inputs(n: int, seed: int = 0, codes=None) -> dict[str, torch.Tensor]:
+            fixed = self.check_codes(codes or {})
+            g = torch.Generator(device=self.device).manual_seed(int(seed))
+            z = self.latent(n, generator=g)
+            return {"z": z, "code": self.code_vector(*self.draw_codes(n, g, fixed))}
+
+        names = ", ".join(self.code_names)
+        code = InputSpec("code", ("batch", self.code_dim), "float32",
+                         f"latent codes ({names}): one-hot category, then continuous values (prior U(-1, 1))")
+        return InferenceGraph(_CodeGraph(module), base.inputs + [code], make_inputs, base.output, knobs=("codes",),
+                              meta={**base.meta, "codes": list(self.code_names), "n_cat": self.n_cat})
+
     def generate_from(self, z, code_vector, nets=None, batch_size=512, cat=None) -> Samples:
         module = self.inference(nets, "generator")
         was_training = module.training
@@ -264,3 +283,14 @@ class InfoGAN(GANRecipe):
         """Training grids show the categorical code's traversal (one column per category)."""
         code = "cat" if self.n_cat else "c1"
         return self.traversal(code, rows=max(1, n // (self.n_cat or 10)), seed=seed, nets=nets)
+
+
+class _CodeGraph(nn.Module):
+    """(z, code) -> images: the generator as export and the server call it."""
+
+    def __init__(self, generator: nn.Module):
+        super().__init__()
+        self.generator = generator
+
+    def forward(self, z, code):
+        return self.generator(z, code)

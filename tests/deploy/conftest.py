@@ -21,7 +21,7 @@ TRANSLATE, NEGATIVES = "test-deploy-translate", "test-deploy-digits-negative"
 
 @pytest.fixture(scope="session")
 def runs(tmp_path_factory):
-    """{"dcgan": run, "cgan": run, "translate": run, "stylegan2": run}; the image-input fixture recipe stays registered
+    """{"dcgan": run, "cgan": run, "translate": run, "stylegan2": run, "began": run, "infogan": run}; the image-input fixture recipe stays registered
     for the session (loading its run needs it)."""
     RECIPES.register(TRANSLATE)(Translate)
     DATASETS.register(NEGATIVES)(load_negatives)
@@ -34,6 +34,11 @@ def runs(tmp_path_factory):
         "stylegan2": ganforge.train({"recipe": "stylegan2", "data": "digits", "out": str(root / "stylegan2"), **TINY,
                                      "steps": 2, "batch_size": 8, "g_width": 8, "d_width": 8,
                                      "options": {"w_dim": 32, "mapping_layers": 2}}),
+        # BEGAN draws z uniformly in [-1, 1] (latent_prior "uniform"): export and the explorer must too
+        "began": ganforge.train({"recipe": "began", "data": "digits", "out": str(root / "began"), **TINY,
+                                 "steps": 2, "batch_size": 8}),
+        "infogan": ganforge.train({"recipe": "infogan", "data": "digits", "out": str(root / "infogan"), **TINY,
+                                   "steps": 2, "batch_size": 8}),
     }
     yield out
     RECIPES.unregister(TRANSLATE)

@@ -15,10 +15,10 @@ from ganforge.errors import CheckpointError, GanforgeError
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
-EXPECTED_INPUTS = {"dcgan": ["z"], "cgan": ["z", "labels"], "translate": ["image"]}
+EXPECTED_INPUTS = {"dcgan": ["z"], "cgan": ["z", "labels"], "translate": ["image"], "began": ["z"]}
 
 
-@pytest.mark.parametrize("name", ["dcgan", "cgan", "translate"])
+@pytest.mark.parametrize("name", ["dcgan", "cgan", "translate", "began"])
 def test_onnx_matches_pytorch_in_onnxruntime(name, runs, generators, tmp_path):
     out = ganforge.export(runs[name], format="onnx", out=tmp_path / f"{name}.onnx")
     session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
@@ -39,8 +39,36 @@ def test_onnx_matches_pytorch_in_onnxruntime(name, runs, generators, tmp_path):
     assert [i["name"] for i in spec["inputs"]] == EXPECTED_INPUTS[name]
     meta = {p.key: p.value for p in onnx.load(str(out)).metadata_props}
     assert json.loads(meta["ganforge"])["recipe"] == gen.config.recipe
-    if name != "translate":
-        assert "standard normal" in spec["z_distribution"]
+    if name == "began":  # the paper's uniform prior, drawn as BEGAN's own sample() draws it
+        assert spec["latent_prior"] == "uniform" and "uniform in [-1, 1]" in spec["z_distribution"]
+        assert inputs["z"].abs().max() <= 1 and inputs["z"].min() < 0
+    elif name != "translate":
+        assert spec["latent_prior"] == "normal" and "standard normal" in spec["z_distribution"]
+
+
+def test_infogan_exports_noise_and_codes(runs, generators, tmp_path):
+    """InfoGAN's graph takes z and the code vector; fixing a code reproduces `sample(codes=...)`."""
+    gen = generators["infogan"]
+    out = ganforge.export(runs["infogan"], format="onnx", out=tmp_path / "info.onnx")
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    assert [i.name for i in session.get_inputs()] == ["z", "code"]
+    graph = build_graph(gen.recipe, gen.nets)
+    inputs = graph.make_inputs(5, seed=4, codes={"cat": 3})
+    assert (inputs["code"][:, :10].argmax(1) == 3).all()
+    got = session.run(None, {k: v.numpy() for k, v in inputs.items()})[0]
+    expected = gen.recipe.sample(5, seed=4, codes={"cat": 3}).x.numpy()
+    assert np.abs(got - expected).max() <= 1e-4
+    spec = json.loads((tmp_path / "info.onnx.json").read_text())
+    assert spec["latent_prior"] == "uniform" and spec["codes"][0] == "cat"
+
+
+def test_a_generator_that_does_not_take_z_alone_is_refused_with_a_reason(generators, monkeypatch):
+    """Without its hook, InfoGAN's generator (z and codes) fails the plain noise graph's call: that is a
+    GanforgeError with the reason, never a raw RuntimeError that would take down a server loading it."""
+    gen = generators["infogan"]
+    monkeypatch.delattr(type(gen.recipe), "inference_graph")
+    with pytest.raises(GanforgeError, match="not the network call ganforge assumed"):
+        build_graph(gen.recipe, gen.nets)
 
 
 def test_torchscript_export_and_cli(runs, generators, tmp_path, capsys):

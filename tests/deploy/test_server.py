@@ -103,6 +103,38 @@ def test_latents_interpolate_pca_and_explicit_z(client, generators):
     assert torch.allclose(z[0], torch.randn(1, 100, generator=torch.Generator().manual_seed(1))[0], atol=1e-4)
 
 
+def test_latents_of_a_uniform_prior_model_follow_its_prior(generators):
+    """BEGAN's z is uniform in [-1, 1]: the explorer's z(seed) is the one its sample() draws, moves are kept
+    in the cube, and an explicit z outside it is refused with the reason."""
+    gen = generators["began"]
+    app = create_app({"be": gen}, Settings(max_n=16, batch_wait=0.0))
+    with TestClient(app) as c:
+        assert "latents" in c.get("/models/be").json()["endpoints"]
+        items = [{"seed": 3}, {"seed": 3, "pca": [10.0], "jitter": 2.0, "jitter_seed": 1}]
+        body = c.post("/models/be/latents", json={"items": items, "return_latents": True}).json()
+        z = torch.tensor(body["latents"])
+        assert torch.allclose(z[0], torch.rand(1, z.shape[1], generator=torch.Generator().manual_seed(3))[0] * 2 - 1,
+                              atol=1e-4)
+        assert z.abs().max() <= 1 and (z[1].abs() == 1).any()  # pushed out of the cube, projected back
+        image = decode_images(body)[0]
+        assert np.array_equal(image, gen.dataset.from_model(gen.sample(1, seed=3))[0, 0].numpy())
+        r = c.post("/models/be/latents", json={"items": [{"z": [1.5] * z.shape[1]}]})
+        assert r.status_code == 422 and "[-1, 1]" in r.json()["error"]
+        assert c.get("/health").status_code == 200
+
+
+def test_infogan_codes_are_served_batched(generators):
+    gen = generators["infogan"]
+    app = create_app({"info": gen}, Settings(max_n=16, batch_wait=0.0))
+    with TestClient(app) as c:
+        assert c.get("/models/info").json()["batched"] is True
+        body = c.post("/models/info/sample", json={"n": 4, "seed": 2, "codes": {"cat": 5}, "format": "json"}).json()
+        expected = gen.dataset.from_model(gen.recipe.sample(4, seed=2, codes={"cat": 5}).x)[:, 0].numpy()
+        assert np.array_equal(np.stack(decode_images(body)), expected)
+        r = c.post("/models/info/sample", json={"n": 2, "codes": {"cat": 99}})
+        assert r.status_code == 400 and "category" in r.json()["error"]
+
+
 def test_latents_with_a_class_per_item(client, generators):
     body = client.post("/models/cg/latents", json={"items": [{"seed": 4, "class": 3}, {"seed": 4, "class": "5"}]}).json()
     assert body["labels"] == [3, 5]
