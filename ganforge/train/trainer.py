@@ -150,8 +150,10 @@ class Trainer:
 
     # -- one step -------------------------------------------------------------------------------
     def reset_accumulators(self) -> None:
+        # Sums and counts per key: a phase repeated n_critic times (or accumulated, or lazy every k steps)
+        # logs the mean of its own records, not n_critic times it or a k-th of it.
         self._log_sums: dict[str, torch.Tensor] = {}
-        self._log_count = 0
+        self._log_counts: dict[str, int] = {}
         self._bad = torch.zeros((), dtype=torch.bool, device=self.device)  # NaN/Inf or exploding grads
 
     def record(self, phase_name: str, loss: torch.Tensor, logs: dict[str, torch.Tensor]) -> None:
@@ -159,6 +161,7 @@ class Trainer:
         for key, value in logs.items():
             key = key if phase_name in ("D", "G") else f"{phase_name}/{key}"
             self._log_sums[key] = self._log_sums.get(key, 0) + value.detach().float()
+            self._log_counts[key] = self._log_counts.get(key, 0) + 1
 
     def apply_schedule(self) -> None:
         plan = self.recipe.schedule(self.step)
@@ -174,7 +177,6 @@ class Trainer:
         self.apply_schedule()
         self.recipe.train_step(self.step, StepContext(self))
         distributed.set_trainable(self.recipe, None)
-        self._log_count += 1
         for name, ema in self.emas.items():
             ema.update(self.recipe.nets[name], self.step)
         self.step += 1
@@ -185,9 +187,8 @@ class Trainer:
             return {}
         keys = list(self._log_sums)
         values = torch.stack([torch.as_tensor(self._log_sums[k], device=self.device) for k in keys]).tolist()
-        n = max(self._log_count, 1)
-        logs = {k: v / n for k, v in zip(keys, values)}
-        self._log_sums, self._log_count = {}, 0
+        logs = {k: v / self._log_counts[k] for k, v in zip(keys, values)}
+        self._log_sums, self._log_counts = {}, {}
         return logs
 
     # -- the loop -------------------------------------------------------------------------------

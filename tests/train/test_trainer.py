@@ -73,6 +73,27 @@ def test_phases_n_critic_and_interval(tmp_path):
     assert trainer.sampler.drawn == 4
 
 
+def test_logs_are_the_mean_of_each_phase_own_records(tmp_path):
+    """A phase repeated n_critic times logs the mean of its records (not n_critic times it); a lazy phase
+    that runs every k-th step logs the mean of the steps it ran (not a k-th of it)."""
+    trainer = Trainer(_cfg(tmp_path, n_critic=3, recipe="wgan-gp", r1_gamma=1.0, r1_interval=4), run_dir=None)
+    seen: dict[str, list[float]] = {}
+    record = trainer.record
+
+    def spy(phase_name, loss, logs):
+        for key, value in logs.items():
+            seen.setdefault(key if phase_name in ("D", "G") else f"{phase_name}/{key}", []).append(float(value))
+        record(phase_name, loss, logs)
+
+    trainer.record = spy
+    for _ in range(5):
+        trainer.train_step()
+    logs = trainer.pop_logs()
+    assert len(seen["d_loss"]) == 15 and len(seen["D_reg/r1"]) == 2  # 5 steps x 3 critic repeats; steps 0 and 4
+    for key, values in seen.items():
+        assert logs[key] == pytest.approx(sum(values) / len(values), rel=1e-5, abs=1e-6), key
+
+
 class _NaNAfter:
     """Wraps a phase loss so that it returns NaN from a given step on (simulated divergence)."""
 
