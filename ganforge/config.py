@@ -82,6 +82,8 @@ class Config:
     label_smoothing: float = _opt(0.0, "one-sided label smoothing: real target = 1 - this")
     instance_noise: float = _opt(0.0, "initial std of instance noise, annealed to 0 over training")
     diffaugment: str = _opt("", "DiffAugment policy, e.g. 'color,translation,cutout' ('' : off)")
+    ms_weight: float = _opt(0.0, "mode-seeking regulariser (MSGAN, Mao et al. 2019): G loss += this / (mean abs(G(z1) - G(z2)) / "
+                                 "mean abs(z1 - z2) + 1e-5) over pairs of fakes with one label (0: off)")
     ada: str = _opt("", "adaptive discriminator augmentation (ADA) pipeline: bgc, bg, b, g or c ('': off)")
     ada_target: float = _opt(0.6, "ADA: target of the overfitting heuristic r_t = E[sign(D(real))]")
     ada_kimg: float = _opt(500.0, "ADA: thousands of real images over which p can move from 0 to 1")
@@ -290,7 +292,7 @@ def validate(cfg: Config) -> None:
         bad("rollback_lr_factor", "it must be in (0, 1]")
     if not 0 < cfg.collapse_threshold < 1:
         bad("collapse_threshold", "it must be in (0, 1)")
-    for key in ("grad_clip", "gp_weight", "clip_value", "r1_gamma", "instance_noise", "bc_weight",
+    for key in ("grad_clip", "gp_weight", "clip_value", "r1_gamma", "instance_noise", "bc_weight", "ms_weight",
                 "ema_start", "lr_decay_start", "freeze_d", "log_every", "sample_every", "checkpoint_every", "eval_every", "max_rollbacks"):
         if getattr(cfg, key) < 0:
             bad(key, "it must not be negative")

@@ -14,6 +14,14 @@ def test_defaults_are_the_dcgan_digits_main_job():
     assert (other.threads, other.steps, other.lr_g, other.lr_decay_start) == (0, 3000, 2e-4, 0)
 
 
+def test_the_mnist_cgan_job_seeks_modes_and_nothing_else_does():
+    # configs/data/mnist.yaml: without MSGAN's term the cGAN ignores z (docs/BENCHMARKS.md "cGAN on MNIST-10k")
+    assert make_config({"recipe": "cgan", "data": "mnist"}).ms_weight == 1.0
+    assert make_config({"recipe": "acgan", "data": "mnist"}).ms_weight == 0.0
+    assert make_config({"recipe": "cgan", "data": "digits"}).ms_weight == 0.0
+    assert make_config({"recipe": "cgan", "data": "mnist", "ms_weight": 0}).ms_weight == 0.0
+
+
 def test_layers_later_wins_and_recipe_yaml_applies(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text(yaml.safe_dump({"recipe": "vanilla", "steps": 50, "lr_d": 1e-3}))
@@ -35,6 +43,7 @@ def test_layers_later_wins_and_recipe_yaml_applies(tmp_path):
     ("deterministic", "maybe", "must be of type bool"),
     ("ema_decay", 1.0, "in [0, 1)"),
     ("steps", 2.5, "must be of type int"),
+    ("ms_weight", -1.0, "must not be negative"),
 ])
 def test_bad_values_name_the_key(key, value, fragment):
     with pytest.raises(GanforgeError, match=key if "Did you" not in fragment else "stepz") as info:

@@ -115,3 +115,18 @@ def apply_spectral_norm(module: nn.Module, n_power_iterations: int = 1) -> nn.Mo
 
 def has_spectral_norm(module: nn.Module) -> bool:
     return any(parametrize.is_parametrized(m, "weight") for m in module.modules())
+
+
+def mode_seeking_term(fake: torch.Tensor, z: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+    """The mode-seeking regulariser of MSGAN (Mao et al., "Mode Seeking Generative Adversarial Networks
+    for Diverse Image Synthesis", 2019, eq. 3, as in the authors' code): 1 / (d_I / d_z + eps) with
+    d_I = mean |G(c, z1) - G(c, z2)| and d_z = mean |z1 - z2|, the pairs being the batch's first and
+    second halves, sample i with sample i + ceil(N/2) (the caller gives each pair the same conditions;
+    an odd batch leaves its middle sample unpaired). Added to G's loss, it rewards samples that move
+    apart as their latents do: a G that ignores z (intra-class collapse) pays 1/eps."""
+    n, k = fake.shape[0], fake.shape[0] // 2
+    if k < 1:
+        raise GanforgeError("the mode-seeking term needs at least 2 fakes (pairs of the batch's halves).")
+    d_image = (fake[:k] - fake[n - k:]).float().abs().mean()
+    d_latent = (z[:k] - z[n - k:]).float().abs().mean()
+    return 1.0 / (d_image / d_latent + eps)

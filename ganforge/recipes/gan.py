@@ -16,8 +16,8 @@ from ganforge.losses import LOSSES
 from ganforge.losses.ada import AdaptiveAugment
 from ganforge.losses.diffaugment import DiffAugment
 from ganforge.losses.regularizers import (
-    add_instance_noise, apply_spectral_norm, clip_weights, gradient_penalty, instance_noise_std, r1_penalty,
-    smoothed_real_target,
+    add_instance_noise, apply_spectral_norm, clip_weights, gradient_penalty, instance_noise_std, mode_seeking_term,
+    r1_penalty, smoothed_real_target,
 )
 from ganforge.nets import build_networks
 from ganforge.nets.packing import check_packing
@@ -124,6 +124,24 @@ class GANRecipe(Recipe):
     def fake(self, n: int, y: torch.Tensor | None = None) -> torch.Tensor:
         return self.generator(self.latent(n), y)
 
+    def draw_fakes(self, n: int):
+        """A training step's ``(fakes, labels, latents)``. With the mode-seeking term on (``ms_weight``),
+        sample i + ceil(n/2) gets sample i's label (pairs of one label, two latents: what the term
+        compares, as in MSGAN's code) and the latents come back for it; else they are None."""
+        if self.cfg.ms_weight > 0:
+            half = self.random_labels((n + 1) // 2)
+            y = None if half is None else torch.cat([half, half])[:n]
+            z = self.latent(n)
+            return self.generator(z, y), y, z
+        y = self.random_labels(n)
+        return self.fake(n, y), y, None
+
+    @property
+    def supports_mode_seeking(self) -> bool:
+        """The term lives in this class's phases and fake drawing: a recipe that overrides them would skip it."""
+        own = ("phases", "discriminator_phase", "generator_phase", "fake", "random_labels")
+        return all(getattr(type(self), name) is getattr(GANRecipe, name) for name in own)
+
     @torch.no_grad()
     def sample(self, n: int, seed: int = 0, nets=None, labels=None, batch_size: int = 512) -> Samples:
         module = self.inference(nets, "generator")
@@ -152,14 +170,13 @@ class GANRecipe(Recipe):
 
     def discriminator_phase(self, batch: Batch, step: int) -> LossResult:
         n = batch.size
-        y = self.random_labels(n)
         # With one critic step per generator step, the generator phase reuses these fakes (as the
         # classic DCGAN loop does): one generator forward per step instead of two. G is not updated
         # in between, so its graph is still valid when the generator phase backpropagates.
         reuse = self.cfg.n_critic == 1
         with torch.set_grad_enabled(reuse):
-            fake = self.fake(n, y)
-        self._fake_for_generator = (fake, y) if reuse else None
+            fake, y, z = self.draw_fakes(n)
+        self._fake_for_generator = (fake, y, z) if reuse else None
         fake = fake.detach()
         real = batch.replace(x=self.discriminator_input(batch.x, step))
         fake = self.discriminator_input(fake, step)
@@ -181,13 +198,16 @@ class GANRecipe(Recipe):
     def generator_phase(self, batch: Batch, step: int) -> LossResult:
         reused, self._fake_for_generator = self._fake_for_generator, None
         if reused is not None and len(reused[0]) == batch.size:
-            fake, y = reused
+            fake, y, z = reused
         else:
-            y = self.random_labels(batch.size)
-            fake = self.fake(batch.size, y)
+            fake, y, z = self.draw_fakes(batch.size)
         # D sees augmented / noised inputs in the G phase too (DiffAugment: G learns through the augmentation).
         seen = batch.replace(x=self.discriminator_input(batch.x, step))
         loss, logs = self.generator_loss(seen, self.discriminator_input(fake, step), y, step)
+        if z is not None:  # mode seeking (MSGAN) on the raw fakes, as in the authors' code
+            ms = mode_seeking_term(fake, z)
+            loss = loss + self.cfg.ms_weight * ms
+            logs["ms_loss"] = ms.detach()
         return self.calibrate(loss, logs, fake, y, batch)
 
     def calibrate(self, loss: torch.Tensor, logs: dict, fake: torch.Tensor, y, batch: Batch) -> LossResult:

@@ -37,6 +37,9 @@ def build_recipe(cfg: Config, dataset: Dataset) -> Recipe:
     guards.check_options(cfg, dataset)
     guards.check_model_size(cfg, dataset, RECIPES.get(cfg.recipe))  # before allocating: shapes only
     recipe = RECIPES.get(cfg.recipe)(cfg, dataset)
+    if cfg.ms_weight > 0 and not getattr(recipe, "supports_mode_seeking", False):
+        raise GanforgeError(f"--ms-weight needs a recipe that draws its fakes with the shared GAN phases (e.g. cgan, "
+                            f"dcgan, acgan); {cfg.recipe!r} draws its own, so the term would be skipped: drop --ms-weight.")
     if cfg.bc_weight > 0:
         if not hasattr(recipe, "bc"):
             raise GanforgeError(f"--bc-weight needs a generator/discriminator recipe; {cfg.recipe!r} is not one.")

@@ -8,7 +8,7 @@ from ganforge.errors import GanforgeError
 from ganforge.losses import discriminator_loss
 from ganforge.losses.regularizers import (
     add_instance_noise, apply_spectral_norm, clip_weights, gradient_penalty, has_spectral_norm,
-    instance_noise_std, r1_penalty, smoothed_real_target,
+    instance_noise_std, mode_seeking_term, r1_penalty, smoothed_real_target,
 )
 from ganforge.utils.hardware import torch_threads
 
@@ -173,3 +173,24 @@ def test_one_sided_label_smoothing_target():
     assert torch.sigmoid(real_logit).item() == pytest.approx(0.9, abs=1e-3)
     with pytest.raises(GanforgeError):
         smoothed_real_target(1.0)
+
+
+def test_mode_seeking_term_is_the_inverse_distance_ratio_of_the_halves():
+    z = torch.tensor([[0.0, 0.0], [1.0, 3.0]])  # pairs (row 0, row 1): mean |z1 - z2| = 2
+    fake = torch.tensor([[0.0, 0.0, 0.0], [1.0, 1.0, 4.0]])  # mean |G1 - G2| = 2
+    assert mode_seeking_term(fake, z).item() == pytest.approx(1 / (1 + 1e-5))
+    assert mode_seeking_term(fake * 3, z).item() == pytest.approx(1 / (3 + 1e-5))  # farther apart: smaller
+    collapsed = torch.ones(4, 3)  # a generator that ignores z
+    assert mode_seeking_term(collapsed, torch.randn(4, 2)).item() == pytest.approx(1e5)
+    odd = torch.tensor([[0.0], [5.0], [9.0], [0.0], [7.0]])  # pairs (0, 3) and (1, 4); the middle one is alone
+    assert mode_seeking_term(odd, odd).item() == pytest.approx(1 / (1 + 1e-5))
+    assert mode_seeking_term(odd, torch.tensor([[0.0], [0.0], [9.0], [0.5], [0.5]])).item() == pytest.approx(1 / (2 + 1e-5))
+    with pytest.raises(GanforgeError, match="at least 2"):
+        mode_seeking_term(torch.ones(1, 3), torch.ones(1, 2))
+
+
+def test_mode_seeking_gradient_pushes_the_pair_apart():
+    fake = torch.tensor([[0.0, 1.0], [0.5, 0.5]], requires_grad=True)
+    mode_seeking_term(fake, torch.tensor([[0.0], [1.0]])).backward()
+    step = -fake.grad  # gradient descent on the term
+    assert torch.all((fake[0] - fake[1]).detach() * (step[0] - step[1]) > 0)

@@ -104,6 +104,31 @@ def test_label_smoothing_sets_the_real_target():
     assert _recipe(recipe="dcgan").real_target == 1.0
 
 
+def test_mode_seeking_pairs_labels_and_adds_the_term_to_the_generator_loss():
+    recipe = _recipe(recipe="cgan", ms_weight=2.0)
+    batch = _batch(recipe)
+    fake, y, z = recipe.draw_fakes(16)
+    assert torch.equal(y[:8], y[8:]) and z.shape == (16, 8) and not torch.equal(z[:8], z[8:])
+    y = recipe.draw_fakes(7)[1]  # an odd batch: sample i + 4 pairs with sample i, the middle one is alone
+    assert torch.equal(y[:3], y[4:])
+    torch.manual_seed(0)
+    recipe.discriminator_phase(batch, 0)  # hands its fakes (and their latents) to the G phase
+    loss, logs = recipe.generator_phase(batch, 0)
+    assert logs["ms_loss"].item() > 0
+    assert loss.item() == pytest.approx(logs["g_loss"].item() + 2.0 * logs["ms_loss"].item(), rel=1e-5)
+    plain = _recipe(recipe="cgan")
+    assert plain.draw_fakes(16)[2] is None and "ms_loss" not in plain.generator_phase(batch, 0)[1]
+
+
+def test_mode_seeking_refused_where_a_recipe_draws_its_own_fakes():
+    from ganforge.train.setup import build_recipe
+
+    assert _recipe(recipe="dcgan").supports_mode_seeking and not _recipe(recipe="infogan").supports_mode_seeking
+    cfg = make_config({**SMALL, "recipe": "infogan", "ms_weight": 1.0})
+    with pytest.raises(GanforgeError, match="ms-weight"):
+        build_recipe(cfg, load_dataset(cfg))
+
+
 def test_unknown_loss_fails_before_building():
     with pytest.raises(GanforgeError, match="unknown loss"):
         _recipe(recipe="dcgan", loss="hingee")
