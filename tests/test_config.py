@@ -8,10 +8,11 @@ from ganforge.errors import GanforgeError
 def test_defaults_are_the_dcgan_digits_main_job():
     cfg = make_config()
     assert (cfg.recipe, cfg.data, cfg.batch_size, cfg.beta1) == ("dcgan", "digits", 64, 0.5)
-    # configs/data/digits.yaml tunes the main job (one thread, a faster Adam decayed over the second half)
+    # configs/data/digits.yaml tunes the main job (one thread, a faster Adam decayed over the second half, R1 on D)
     assert (cfg.threads, cfg.steps, cfg.lr_g, cfg.lr_d, cfg.lr_decay_start) == (1, 5000, 5e-4, 5e-4, 0.5)
+    assert cfg.r1_gamma == 1.0
     other = make_config({"data": "fashion-mnist"})  # the DCGAN paper's settings elsewhere
-    assert (other.threads, other.steps, other.lr_g, other.lr_decay_start) == (0, 3000, 2e-4, 0)
+    assert (other.threads, other.steps, other.lr_g, other.lr_decay_start, other.r1_gamma) == (0, 3000, 2e-4, 0, 0)
 
 
 def test_the_mnist_cgan_job_seeks_modes_and_nothing_else_does():
