@@ -276,7 +276,7 @@ def test_cuda_requested_without_gpu_is_a_clear_error(monkeypatch):
 
 
 def test_sync_batchnorm_is_refused_where_it_cannot_work():
-    cfg = make_config({"recipe": "dcgan", "sync_batchnorm": True})
+    cfg = make_config({"recipe": "dcgan", "sync_batchnorm": True, "r1_gamma": 0.0})  # digits' default has R1
     nets = {"discriminator": torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.BatchNorm2d(4))}
     with pytest.raises(GanforgeError, match="CUDA"):
         distributed.check_sync_batchnorm(cfg, nets, torch.device("cpu"))
