@@ -662,9 +662,9 @@ def latent_of(model: ServedModel, item) -> torch.Tensor:
             raise RequestError(422, "this model's latent is uniform in [-1, 1]: every z value must lie in [-1, 1].")
         z = torch.tensor(item.z, dtype=torch.float32)
     else:
-        z = _z(item.seed, dim, prior)
+        z = _z(model, item.seed)
     if item.towards is not None and item.t > 0:
-        z = _slerp(z, _z(item.towards, dim, prior), item.t)
+        z = _slerp(z, _z(model, item.towards), item.t)
     if item.pca:
         pca = model.pca
         if pca is None:
@@ -676,7 +676,7 @@ def latent_of(model: ServedModel, item) -> torch.Tensor:
                 raise RequestError(422, f"pca[{i}] must be a number in [-10, 10].")
             z = z + alpha * pca["scale"][i] * pca["dirs"][i]
     if item.jitter > 0:
-        z = z + item.jitter * _z(item.jitter_seed, dim)
+        z = z + item.jitter * torch.randn(dim, generator=torch.Generator().manual_seed(int(item.jitter_seed)))
     if prior == "uniform":
         # A generator trained on z in [-1, 1] never saw values outside it; moves (slerp, PCA, jitter) that
         # leave the cube are projected back onto it rather than extrapolated.
@@ -684,12 +684,9 @@ def latent_of(model: ServedModel, item) -> torch.Tensor:
     return z
 
 
-def _z(seed: int, dim: int, prior: str = "normal") -> torch.Tensor:
-    """z of a seed, as GANRecipe.sample(1, seed) draws it (the first row of the recipe's latent(n))."""
-    g = torch.Generator().manual_seed(int(seed))
-    if prior == "uniform":
-        return torch.rand(1, dim, generator=g)[0] * 2 - 1
-    return torch.randn(1, dim, generator=g)[0]
+def _z(model: ServedModel, seed: int) -> torch.Tensor:
+    """z of a seed, as the recipe's sample(1, seed) draws it: the graph's own draw, so its prior too."""
+    return model.graph.make_inputs(1, seed)["z"][0].cpu()
 
 
 def _slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
