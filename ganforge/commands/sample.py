@@ -55,9 +55,9 @@ def add_arguments(p):
                        "default: random masks from --seed)")
     knobs.add_argument("--instances", metavar="DIR", help="label maps -> images (pix2pixhd trained with instance "
                        "maps): an instance-id PNG per --input label map, same name")
-    knobs.add_argument("--style", metavar="IMAGE_OR_DIR", help="SPADE with use_vae: the style of one image for every "
-                       "--input map, or a folder of one style image per map, same name (default: random styles "
-                       "from --seed)")
+    knobs.add_argument("--style", metavar="IMAGE_OR_DIR", help="SPADE with use_vae / pix2pixhd with feat_num: the style "
+                       "of one image for every --input map, or a folder of one style image per map, same name "
+                       "(default: random styles / feature centres from --seed)")
     knobs.add_argument("--truncation", type=float, default=None, metavar="PSI", help="truncation psi (style-based recipes)")
     knobs.add_argument("--domain", default=None, help="target domain name (multi-domain recipes)")
     knobs.add_argument("--code", default=None, metavar="K=V,...", help="latent codes, e.g. cat=3,c1=0.5 (InfoGAN)")

@@ -2,7 +2,6 @@
 import pytest
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from ganforge.errors import GanforgeError
 from ganforge.losses import discriminator_loss

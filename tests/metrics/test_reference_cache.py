@@ -2,8 +2,6 @@
 (weights hash, precision, resize convention), the sample count and the subset seed."""
 from __future__ import annotations
 
-import torch
-
 from ganforge.config import Config
 from ganforge.data import load_dataset
 from ganforge.data.base import Dataset

@@ -39,6 +39,16 @@ def label_map_tree(root: Path, instances: bool = False) -> Path:
 
 
 @pytest.fixture
+def unpaired_tree(tmp_path) -> Path:
+    """ROOT/{train,test}{A,B}/*.png: CycleGAN's unpaired layout, 8 random 16x16 images each."""
+    for split in ("train", "test"):
+        for d in ("A", "B"):
+            for i in range(8):
+                save(tmp_path / "u" / f"{split}{d}" / f"{i}.png", pattern(i + (100 if d == "B" else 0), 16))
+    return tmp_path / "u"
+
+
+@pytest.fixture
 def map_tree(tmp_path) -> Path:
     return label_map_tree(tmp_path / "maps")
 

@@ -15,7 +15,7 @@ from ganforge.nets.discogan import DiscoDiscriminator, DiscoGenerator
 from ganforge.nets.rrdb import RRDB, RRDBNet
 from ganforge.recipes.esrgan import interpolate_networks
 from ganforge.train.trainer import Trainer
-from tests.translation.test_recipes import TINY, _flags, _tensors, unpaired_tree  # noqa: F401 (fixture)
+from tests.translation.test_recipes import TINY, _flags, _tensors
 
 
 def test_discogan_networks_match_the_paper_at_64():

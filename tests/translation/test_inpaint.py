@@ -15,7 +15,7 @@ from ganforge.errors import GanforgeError
 from ganforge.nets.gated import GatedConv, InpaintGenerator, contextual_attention
 from ganforge.train.trainer import Trainer
 from tests.translation.conftest import pattern, save
-from tests.translation.test_recipes import TINY, _flags, _tensors
+from tests.translation.test_recipes import TINY, _tensors
 
 
 def test_masks_are_seeded_and_shaped_like_the_papers():

@@ -29,15 +29,6 @@ def _flags(**kw):
 
 
 @pytest.fixture
-def unpaired_tree(tmp_path):
-    for split in ("train", "test"):
-        for d in ("A", "B"):
-            for i in range(8):
-                save(tmp_path / "u" / f"{split}{d}" / f"{i}.png", pattern(i + (100 if d == "B" else 0), 16))
-    return tmp_path / "u"
-
-
-@pytest.fixture
 def domain_tree(tmp_path):
     for dom in ("red", "green", "blue"):
         for i in range(8):
