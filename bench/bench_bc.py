@@ -268,7 +268,10 @@ def _record(name, exp, overrides, train, test, seeds, runs) -> dict:
                             **overrides}).__dict__
     return {"experiment": name, "data": exp["data"], "steps": exp["steps"], "lambda": exp["lambda"],
             "config": {**exp["base"], **overrides}, "n_train": len(train.y), "n_test": len(test.y),
-            "seeds": list(seeds), "runs": runs, "summary": {arm: summarise(r) for arm, r in runs.items() if r},
+            # "seeds": those with both arms finished (a run cut short lists fewer than were asked for)
+            "seeds": [s for s in seeds if all(any(r["seed"] == s for r in runs[a]) for a in runs)],
+            "seeds_requested": list(seeds), "runs": runs,
+            "summary": {arm: summarise(r) for arm, r in runs.items() if r},
             **({"resolved_config": {k: v for k, v in resolved.items() if k not in ("data_dir", "out", "seed")}}
                if "strong" in name else {}),
             "date": time.strftime("%Y-%m-%d"),
@@ -364,32 +367,34 @@ def table() -> str:
     return "\n".join(lines)
 
 
-def confidence(overrides: dict) -> dict:
+def confidence(overrides: dict, names=("gaussians", "moons", "breast_cancer", "wine"),
+               out: str = "bc-confidence.json") -> dict:
     """How confident the BC classifiers are on their own training rows vs held-out rows (overfitting
     makes the "real" posteriors one-hot, and BC then asks G for confident, easy samples)."""
     from ganforge.classifiers import pretrained
 
     rows = []
-    for name in ("gaussians", "moons", "breast_cancer", "wine"):
+    for name in names:
         train, test = splits(EXPERIMENTS[name], overrides)
-        for kind in ("logreg", "mlp"):
+        for kind in ("logreg", "mlp", "cnn") if train.kind == "image" else ("logreg", "mlp"):
             h = pretrained(train, kind)
             row = {"experiment": name, "classifier": kind}
             for split, data in (("train", train), ("test", test)):
                 with torch.no_grad():
-                    p = torch.softmax(h(data.x), 1)
+                    p = torch.softmax(torch.cat([h(data.to_model(data.x[i:i + 2000]))
+                                                 for i in range(0, len(data.x), 2000)]), 1)
                 row[f"{split}_accuracy"] = float((p.argmax(1) == data.y).float().mean())
                 row[f"{split}_mean_max_posterior"] = float(p.max(1).values.mean())
                 row[f"{split}_share_below_0.9"] = float((p.max(1).values < 0.9).float().mean())
             rows.append(row)
             print(json.dumps(row))
-    write_json(RESULTS / "bc-confidence.json", {"rows": rows, "command": "python bench/bench_bc.py confidence"})
+    write_json(RESULTS / out, {"rows": rows, "command": "python bench/bench_bc.py " + " ".join(sys.argv[1:])})
     return {"rows": rows}
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("experiment", choices=[*EXPERIMENTS, "ablation", "confidence", "table"])
+    p.add_argument("experiment", choices=[*EXPERIMENTS, "ablation", "confidence", "confidence-images", "table"])
     p.add_argument("--data-dir", help="folder of the mnist files (mnist experiment)")
     p.add_argument("--steps", type=int, help="override the experiment's generator steps")
     p.add_argument("--seeds", type=int, default=3)
@@ -404,6 +409,10 @@ def main(argv=None) -> int:
     overrides = {"data_dir": args.data_dir} if args.data_dir else {}
     if args.steps:
         EXPERIMENTS[args.experiment if args.experiment != "ablation" else "gaussians"]["steps"] = args.steps
+    if args.experiment == "confidence-images":  # the strong image experiments' BC classifiers
+        confidence(overrides, ("digits-strong", "mnist-strong") if args.data_dir else ("digits-strong",),
+                   "bc-confidence-images.json")
+        return 0
     if args.experiment == "confidence":
         confidence(overrides)
         return 0
