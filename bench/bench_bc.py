@@ -8,6 +8,9 @@ One command per experiment (each writes bench/results/bc-<name>.json and prints 
     python bench/bench_bc.py wine
     python bench/bench_bc.py digits         # 8x8 images, + the CNN / CAS
     python bench/bench_bc.py mnist --data-dir ../shared/data/mnist-10k   # smaller budget
+    python bench/bench_bc.py mnist-strong --data-dir DIR  # the strong generators (issue 12 item 5)
+    python bench/bench_bc.py digits-strong                # (add --resume to keep finished runs)
+    python bench/bench_bc.py digits-strong --bc-options '{"bc_temperature": 4}' --tag t4  # a BC variant
     python bench/bench_bc.py ablation       # lambda sweep on the Gaussians
     python bench/bench_bc.py confidence     # BC classifiers: train vs held-out posterior confidence
     python bench/bench_bc.py table          # all results/bc-*.json -> the Markdown for BENCHMARKS.md
@@ -56,6 +59,13 @@ IMAGE = {"recipe": "cgan", "architecture": "dcgan", "z_dim": 64, "g_width": 32, 
          # its recorded results (bc-mnist.json) are the plain cGAN vs cGAN + BC, so it stays off here
          "ms_weight": 0.0}
 
+# bench-only keys (no samples/checkpoints written); every other setting comes from the YAML defaults
+STRONG = {"recipe": "cgan", "sample_every": 0, "checkpoint_every": 0, "log_every": 100}
+# configs/data/digits.yaml's dcgan settings (lr 5e-4, linear decay over the second half, lazy R1 gamma 1) on cgan
+# (at cgan's default 3,000 steps, not the dcgan job's 5,000: the CPU budget of the 2026-12-02 session),
+# plus the mode-seeking term that made cgan strong on MNIST
+DIGITS_STRONG = {**STRONG, "lr_g": 5e-4, "lr_d": 5e-4, "lr_decay_start": 0.5, "r1_gamma": 1.0, "ms_weight": 1.0}
+
 EXPERIMENTS = {
     "gaussians": {"data": "overlapping-gaussians", "base": VECTOR, "steps": 1000, "lambda": 10.0},
     "moons": {"data": "moons", "base": VECTOR, "steps": 1000, "lambda": 10.0},
@@ -64,6 +74,12 @@ EXPERIMENTS = {
     "digits": {"data": "digits", "base": IMAGE, "steps": 1000, "lambda": 10.0, "cnn_steps": 300},
     "mnist": {"data": "mnist", "base": IMAGE, "steps": 800, "lambda": 10.0, "cnn_steps": 300,
               "max_train": 5000},
+    # issue 12 item 5: the same comparison on strong generators. mnist-strong's base IS the default job
+    # (`ganforge train --recipe cgan --data mnist`: every other setting from the YAML defaults, incl. ms_weight 1,
+    # one thread, 3,000 steps) and its TSTR uses compatibility's default CNN (the 0.95-0.96 TSTR/TRTR of
+    # bench_cgan_mnist.py) and max_train. digits-strong: cgan with the digits default job's optimiser settings.
+    "mnist-strong": {"data": "mnist", "base": STRONG, "steps": 3000, "lambda": 10.0},
+    "digits-strong": {"data": "digits", "base": DIGITS_STRONG, "steps": 3000, "lambda": 10.0},
 }
 
 
@@ -144,10 +160,10 @@ def kid(a: np.ndarray, b: np.ndarray, subsets: int = 20, size: int = 500, seed: 
 def run_one(exp: dict, train: Dataset, test: Dataset, seed: int, bc_weight: float, overrides: dict) -> dict:
     cfg = make_config({**exp["base"], "data": exp["data"].removeprefix("sk:"),
                        "steps": exp["steps"], "seed": seed, "bc_weight": bc_weight, **overrides})
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     trainer = Trainer(cfg, run_dir=None, dataset=train)
     trainer.fit()
-    train_seconds = time.perf_counter() - start
+    train_seconds, train_cpu = time.perf_counter() - start, time.process_time() - cpu
     gen = RunGenerator(trainer)
     compat = evaluate_compatibility(gen, train, test, seed=seed, cnn_steps=exp.get("cnn_steps"),
                                     max_train=exp.get("max_train", 10_000))
@@ -156,6 +172,7 @@ def run_one(exp: dict, train: Dataset, test: Dataset, seed: int, bc_weight: floa
     if train.kind == "image":
         fake = train.to_model(train.from_model(fake))
     result = {"seed": seed, "bc_weight": bc_weight, "train_seconds": round(train_seconds, 1),
+              "train_cpu_s": round(train_cpu, 1), "loadavg": round(os.getloadavg()[0], 2),
               **{k: compat[k] for k in ("tstr", "trtr", "tstr_f1", "tstr_mean", "trtr_mean", "compatibility")},
               **({"cas": compat["cas"]} if "cas" in compat else {}), **realism(train, test, fake)}
     return result, gen
@@ -167,7 +184,8 @@ def summarise(runs: list[dict]) -> dict:
     def stat(values):
         return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0}
 
-    out = {k: stat([r[k] for r in runs]) for k in ("tstr_mean", "compatibility", "fd", "kid", "cas", "train_seconds")
+    out = {k: stat([r[k] for r in runs]) for k in ("tstr_mean", "compatibility", "fd", "kid", "cas", "train_seconds",
+                                                    "train_cpu_s")
            if k in runs[0]}
     out["tstr"] = {f: stat([r["tstr"][f] for r in runs]) for f in runs[0]["tstr"]}
     out["trtr"] = runs[0]["trtr"]
@@ -214,26 +232,72 @@ def write_json(path: Path, data: dict) -> None:
     os.replace(tmp, path)
 
 
-def compare(name: str, overrides: dict, seeds=SEEDS) -> dict:
+def compare(name: str, overrides: dict, seeds=SEEDS, resume: bool = False) -> dict:
     exp = EXPERIMENTS[name]
     train, test = splits(exp, overrides)
     runs, panels = {"base": [], "bc": []}, [("real (train)", train.x, train.y)]
+    path = RESULTS / f"bc-{name}.json"
+    if resume and path.is_file():  # keep the finished runs of the same experiment (same steps and config)
+        old = json.loads(path.read_text())
+        if old["steps"] == exp["steps"] and old["config"] == {**exp["base"], **overrides}:
+            runs = {arm: [r for r in old["runs"][arm] if r["seed"] in seeds] for arm in runs}
     for seed in seeds:
         for arm, weight in (("base", 0.0), ("bc", exp["lambda"])):
+            if any(r["seed"] == seed for r in runs[arm]):
+                continue
             result, gen = run_one(exp, train, test, seed, weight, overrides)
             runs[arm].append(result)
+            runs[arm].sort(key=lambda r: r["seed"])
             print(f"{name} seed {seed} {arm}: TSTR mean {result['tstr_mean']:.4f} ratio {result['compatibility']:.3f} "
                   f"FD {result['fd']:.4f} ({result['train_seconds']} s)", flush=True)
             if seed == seeds[0] and train.kind == "vector" and train.shape == (2,):
                 x, y = gen.sample_with_labels(len(train.y), seed=5, labels=train.y)
                 panels.append((f"{'base cGAN' if arm == 'base' else f'cGAN + BC (λ={weight:g})'}, seed {seed}", x, y))
+            # written after every run: a long experiment cut short still leaves its finished runs (the
+            # summary then covers only the seeds in "runs")
+            write_json(path, _record(name, exp, overrides, train, test, seeds, runs))
     if len(panels) > 1:
         plot_2d(IMG / f"bc-{name}.png", train, panels)
-    out = {"experiment": name, "data": exp["data"], "steps": exp["steps"], "lambda": exp["lambda"],
-           "config": {**exp["base"], **overrides}, "n_train": len(train.y), "n_test": len(test.y),
-           "seeds": list(seeds), "runs": runs, "summary": {arm: summarise(r) for arm, r in runs.items()},
-           "command": "python bench/bench_bc.py " + " ".join(sys.argv[1:]), "torch_threads": torch.get_num_threads()}
-    write_json(RESULTS / f"bc-{name}.json", out)
+    out = _record(name, exp, overrides, train, test, seeds, runs)
+    write_json(path, out)
+    return out
+
+
+def _record(name, exp, overrides, train, test, seeds, runs) -> dict:
+    resolved = make_config({**exp["base"], "data": exp["data"].removeprefix("sk:"), "steps": exp["steps"],
+                            **overrides}).__dict__
+    return {"experiment": name, "data": exp["data"], "steps": exp["steps"], "lambda": exp["lambda"],
+            "config": {**exp["base"], **overrides}, "n_train": len(train.y), "n_test": len(test.y),
+            # "seeds": those with both arms finished (a run cut short lists fewer than were asked for)
+            "seeds": [s for s in seeds if all(any(r["seed"] == s for r in runs[a]) for a in runs)],
+            "seeds_requested": list(seeds), "runs": runs,
+            "summary": {arm: summarise(r) for arm, r in runs.items() if r},
+            **({"resolved_config": {k: v for k, v in resolved.items() if k not in ("data_dir", "out", "seed")}}
+               if "strong" in name else {}),
+            "date": time.strftime("%Y-%m-%d"),
+            "command": "python bench/bench_bc.py " + " ".join(sys.argv[1:]), "torch_threads": torch.get_num_threads()}
+
+
+def attempt(name: str, overrides: dict, bc_options: dict, tag: str, seeds=SEEDS) -> dict:
+    """A variant of the BC arm (e.g. {"bc_temperature": 4}) against the base runs already recorded in
+    results/bc-NAME.json (the base arm does not depend on the BC options, so it is not rerun); writes
+    results/bc-NAME-TAG.json after every run."""
+    exp = EXPERIMENTS[name]
+    recorded = json.loads((RESULTS / f"bc-{name}.json").read_text())
+    if recorded["steps"] != exp["steps"] or recorded["config"] != {**exp["base"], **overrides}:
+        raise SystemExit(f"results/bc-{name}.json was made with other steps/config; run `{name}` first")
+    base = {r["seed"]: r for r in recorded["runs"]["base"]}
+    seeds = [s for s in seeds if s in base]
+    train, test = splits(exp, overrides)
+    runs = {"base": [base[s] for s in seeds], "bc": []}
+    for seed in seeds:
+        result, _ = run_one(exp, train, test, seed, exp["lambda"], {**overrides, **bc_options})
+        runs["bc"].append(result)
+        print(f"{name} [{tag}] seed {seed} bc: TSTR mean {result['tstr_mean']:.4f} ratio {result['compatibility']:.3f} "
+              f"FD {result['fd']:.4f} ({result['train_seconds']} s)", flush=True)
+        out = {**_record(name, exp, overrides, train, test, seeds, runs), "bc_options": bc_options,
+               "experiment": f"{name}-{tag}", "base_from": f"bench/results/bc-{name}.json"}
+        write_json(RESULTS / f"bc-{name}-{tag}.json", out)
     return out
 
 
@@ -303,35 +367,40 @@ def table() -> str:
     return "\n".join(lines)
 
 
-def confidence(overrides: dict) -> dict:
+def confidence(overrides: dict, names=("gaussians", "moons", "breast_cancer", "wine"),
+               out: str = "bc-confidence.json") -> dict:
     """How confident the BC classifiers are on their own training rows vs held-out rows (overfitting
     makes the "real" posteriors one-hot, and BC then asks G for confident, easy samples)."""
     from ganforge.classifiers import pretrained
 
     rows = []
-    for name in ("gaussians", "moons", "breast_cancer", "wine"):
+    for name in names:
         train, test = splits(EXPERIMENTS[name], overrides)
-        for kind in ("logreg", "mlp"):
+        for kind in ("logreg", "mlp", "cnn") if train.kind == "image" else ("logreg", "mlp"):
             h = pretrained(train, kind)
             row = {"experiment": name, "classifier": kind}
             for split, data in (("train", train), ("test", test)):
                 with torch.no_grad():
-                    p = torch.softmax(h(data.x), 1)
+                    p = torch.softmax(torch.cat([h(data.to_model(data.x[i:i + 2000]))
+                                                 for i in range(0, len(data.x), 2000)]), 1)
                 row[f"{split}_accuracy"] = float((p.argmax(1) == data.y).float().mean())
                 row[f"{split}_mean_max_posterior"] = float(p.max(1).values.mean())
                 row[f"{split}_share_below_0.9"] = float((p.max(1).values < 0.9).float().mean())
             rows.append(row)
             print(json.dumps(row))
-    write_json(RESULTS / "bc-confidence.json", {"rows": rows, "command": "python bench/bench_bc.py confidence"})
+    write_json(RESULTS / out, {"rows": rows, "command": "python bench/bench_bc.py " + " ".join(sys.argv[1:])})
     return {"rows": rows}
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("experiment", choices=[*EXPERIMENTS, "ablation", "confidence", "table"])
+    p.add_argument("experiment", choices=[*EXPERIMENTS, "ablation", "confidence", "confidence-images", "table"])
     p.add_argument("--data-dir", help="folder of the mnist files (mnist experiment)")
     p.add_argument("--steps", type=int, help="override the experiment's generator steps")
     p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--resume", action="store_true", help="keep the finished runs of results/bc-NAME.json")
+    p.add_argument("--bc-options", help="JSON options of a BC-arm variant (run vs the recorded base; needs --tag)")
+    p.add_argument("--tag", help="name of the variant: writes results/bc-NAME-TAG.json")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     if args.experiment == "table":
@@ -340,13 +409,22 @@ def main(argv=None) -> int:
     overrides = {"data_dir": args.data_dir} if args.data_dir else {}
     if args.steps:
         EXPERIMENTS[args.experiment if args.experiment != "ablation" else "gaussians"]["steps"] = args.steps
+    if args.experiment == "confidence-images":  # the strong image experiments' BC classifiers
+        confidence(overrides, ("digits-strong", "mnist-strong") if args.data_dir else ("digits-strong",),
+                   "bc-confidence-images.json")
+        return 0
     if args.experiment == "confidence":
         confidence(overrides)
+        return 0
+    if args.bc_options:
+        if not args.tag:
+            p.error("--bc-options needs --tag")
+        attempt(args.experiment, overrides, json.loads(args.bc_options), args.tag, seeds=tuple(range(args.seeds)))
         return 0
     if args.experiment == "ablation":
         ablation(overrides)
     else:
-        compare(args.experiment, overrides, seeds=tuple(range(args.seeds)))
+        compare(args.experiment, overrides, seeds=tuple(range(args.seeds)), resume=args.resume)
     print(table())
     return 0
 

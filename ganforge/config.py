@@ -92,6 +92,8 @@ class Config:
     bc_kernel: str = _opt("linear", "BC statistic: linear (posterior means) or rbf (posterior MMD)", ("linear", "rbf"))
     bc_classifiers: str = _opt("logreg,mlp,cnn", "frozen classifier ensemble of the BC-loss")
     bc_source: str = _opt("batch", "real posteriors from the current real batch or a rolling buffer", ("batch", "buffer"))
+    bc_temperature: float = _opt(1.0, "BC posteriors are softmax(logits / this): > 1 softens the frozen classifiers' "
+                                      "over-confident posteriors (temperature scaling, Guo et al. 2017)")
     # --- runtime -------------------------------------------------------------------------
     seed: int = _opt(0, "random seed")
     deterministic: bool = _opt(False, "deterministic algorithms (bit-exact resume on CPU)")
@@ -292,6 +294,8 @@ def validate(cfg: Config) -> None:
         bad("rollback_lr_factor", "it must be in (0, 1]")
     if not 0 < cfg.collapse_threshold < 1:
         bad("collapse_threshold", "it must be in (0, 1)")
+    if not cfg.bc_temperature > 0:
+        bad("bc_temperature", "it must be positive")
     for key in ("grad_clip", "gp_weight", "clip_value", "r1_gamma", "instance_noise", "bc_weight", "ms_weight",
                 "ema_start", "lr_decay_start", "freeze_d", "log_every", "sample_every", "checkpoint_every", "eval_every", "max_rollbacks"):
         if getattr(cfg, key) < 0:

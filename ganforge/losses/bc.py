@@ -149,6 +149,12 @@ class BoundaryCalibration(nn.Module):
                 f"{getattr(dataset, 'name', 'this dataset')!r} has no labels. Set --bc-weight 0 or use a "
                 f"labelled dataset.")
         self.kernel = cfg.bc_kernel
+        # classifiers trained on the very rows whose posteriors are the "real" statistics are over-confident
+        # there (near one-hot: docs/BENCHMARKS.md, BCGAN); dividing the logits by T > 1 keeps the boundary
+        # information that one-hot posteriors lose. T = 1 is the paper's loss, bit for bit.
+        self.temperature = float(cfg.bc_temperature)
+        if not self.temperature > 0:
+            raise GanforgeError(f"bc_temperature {self.temperature!r} is invalid; it must be positive.")
         self.source = cfg.bc_source
         if self.kernel not in ("linear", "rbf"):
             raise GanforgeError(f"bc_kernel {self.kernel!r} is invalid; use 'linear' or 'rbf'.")
@@ -191,9 +197,11 @@ class BoundaryCalibration(nn.Module):
 
     # ---- posteriors ---------------------------------------------------------------------------
     def posteriors(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """softmax(h_k(x)) for each classifier, fp32."""
+        """softmax(h_k(x) / T) for each classifier, fp32."""
         with torch.autocast(device_type=x.device.type, enabled=False):
-            return [F.softmax(h(x.float()).float(), dim=1) for h in self.classifiers]
+            if self.temperature == 1.0:
+                return [F.softmax(h(x.float()).float(), dim=1) for h in self.classifiers]
+            return [F.softmax(h(x.float()).float() / self.temperature, dim=1) for h in self.classifiers]
 
     def _model_space(self, x: torch.Tensor) -> torch.Tensor:
         return x if x.is_floating_point() else self._to_model(x)

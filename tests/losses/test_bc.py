@@ -231,6 +231,23 @@ def test_output_is_fp32_under_bf16_autocast():
     assert mixed.dtype == torch.float32 and torch.allclose(mixed, exact)
 
 
+def test_temperature_divides_the_logits_and_one_is_the_plain_softmax():
+    data, classifiers = _toy()
+    x = data.x[:30]
+    plain = BoundaryCalibration(_cfg(), data, classifiers=classifiers)
+    hot = BoundaryCalibration(_cfg(bc_temperature=4.0), data, classifiers=classifiers)
+    with torch.no_grad():
+        for h, p1, p4 in zip(classifiers, plain.posteriors(x), hot.posteriors(x)):
+            assert torch.equal(p1, torch.softmax(h(x), 1))
+            assert torch.allclose(p4, torch.softmax(h(x) / 4.0, 1))
+            assert (p4.max(1).values < p1.max(1).values).all()  # softer: every row's top class loses mass
+        batch = SimpleNamespace(x=data.x[:60], y=data.y[:60])
+        fake = data.x[60:120] * 0.5 + 1.0
+        assert float(hot(fake, data.y[60:120], batch)) != float(plain(fake, data.y[60:120], batch))
+    with pytest.raises(GanforgeError, match="bc_temperature"):
+        BoundaryCalibration(_cfg().replace(bc_temperature=0.0), data, classifiers=classifiers)
+
+
 def test_unlabelled_dataset_and_bad_options_are_refused():
     data, classifiers = _toy()
     unlabelled = SimpleNamespace(**{**vars(data), "y": None, "num_classes": 0})
