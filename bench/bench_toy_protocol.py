@@ -33,9 +33,9 @@ KEYS = ("recipe", "architecture", "loss", "steps", "batch_size", "pack", "mbstd_
         "beta2", "z_dim", "g_width", "d_width", "ema_decay", "n_critic")
 
 
-def protocol(trainer, seed=12345):
-    """2,500 samples from the EMA generator (PacGAN's protocol) and their mode metrics."""
-    x, _ = generate(trainer.recipe, sampling_module(trainer), 2500, seed=seed)
+def protocol(trainer, seed=12345, module=None):
+    """2,500 samples from the EMA generator (or ``module``; PacGAN's protocol) and their mode metrics."""
+    x, _ = generate(trainer.recipe, module if module is not None else sampling_module(trainer), 2500, seed=seed)
     meta = trainer.dataset.meta
     return x, {k: round(v, 4) for k, v in toy_mode_metrics(x, meta["centres"], meta["std"]).items()}
 

@@ -11,19 +11,15 @@ import torch
 torch.set_num_threads(1)
 import yaml
 
-from bench_toy_protocol import QUIET
+from bench_toy_protocol import QUIET, protocol
 from ganforge.config import make_config
-from ganforge.metrics.modes import toy_mode_metrics
-from ganforge.sampling import generate
 from ganforge.train.callbacks import Callback, sampling_module
 from ganforge.train.ema import EMA
 from ganforge.train.trainer import Trainer
 
 
-def metrics(trainer, module, seed=12345):
-    x, _ = generate(trainer.recipe, module, 2500, seed=seed)  # the protocol's 2,500 samples, as bench_toy_protocol
-    meta = trainer.dataset.meta
-    m = toy_mode_metrics(x, meta["centres"], meta["std"])
+def metrics(trainer, module):
+    m = protocol(trainer, module=module)[1]  # the benchmark's 2,500 samples and seed
     return [int(m["modes"]), round(100 * m["high_quality"], 1), round(m["reverse_kl"], 4)]
 
 

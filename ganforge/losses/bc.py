@@ -199,8 +199,7 @@ class BoundaryCalibration(nn.Module):
     def posteriors(self, x: torch.Tensor) -> list[torch.Tensor]:
         """softmax(h_k(x) / T) for each classifier, fp32."""
         with torch.autocast(device_type=x.device.type, enabled=False):
-            if self.temperature == 1.0:
-                return [F.softmax(h(x.float()).float(), dim=1) for h in self.classifiers]
+            # x / 1.0 is x exactly in IEEE arithmetic: T = 1 stays the paper's loss bit for bit
             return [F.softmax(h(x.float()).float() / self.temperature, dim=1) for h in self.classifiers]
 
     def _model_space(self, x: torch.Tensor) -> torch.Tensor:

@@ -17,6 +17,7 @@ instance id is the class id.
 from __future__ import annotations
 
 import torch
+
 from ganforge.nets.spade import GlobalGenerator
 
 
@@ -34,15 +35,15 @@ def regions(labels: torch.Tensor, instances: torch.Tensor | None = None) -> tupl
     batch = torch.arange(n, device=labels.device).view(n, 1, 1).expand_as(labels)
     classes = int(labels.max()) + 1 if labels.numel() else 1
     key = batch.long() * classes + labels.long()
+    ids = 1  # instance ids per (image, class) key
     if instances is not None:
         inst = instances.long()
         if inst.numel() and int(inst.min()) < 0:
             raise ValueError("instance ids must be >= 0")
-        key = key * (int(inst.max()) + 1) + inst
+        ids = int(inst.max()) + 1 if inst.numel() else 1
+        key = key * ids + inst
     uniq, index = torch.unique(key, return_inverse=True)
-    if instances is not None:
-        uniq = uniq // (int(instances.max()) + 1)
-    return index, uniq % classes
+    return index, (uniq // ids) % classes
 
 
 def region_features(features: torch.Tensor, index: torch.Tensor, count: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -40,7 +40,7 @@ import torch.nn.functional as F
 
 from ganforge.data.label_maps import instance_boundaries
 from ganforge.errors import GanforgeError
-from ganforge.nets.feature_encoder import FeatureEncoder, paint, region_features, regions
+from ganforge.nets.feature_encoder import FeatureEncoder, paint, region_features, region_mean, regions
 from ganforge.nets.local_enhancer import LocalEnhancer, coarse_to_fine, pyramid
 from ganforge.nets.multiscale import feature_matching
 from ganforge.nets.spade import GlobalGenerator
@@ -230,7 +230,7 @@ class Pix2PixHD(LabelToImage):
         g_in = seg
         if self.options.feat_num:
             index, cls = regions(batch["label_map"], instances)
-            g_in = torch.cat([seg, paint(region_features(self.encoder(batch.x).float(), index, len(cls))[0], index)], 1)
+            g_in = torch.cat([seg, region_mean(self.encoder(batch.x).float(), index, len(cls))], 1)
         down = self.k - level
         return g_in, pyramid(seg, down)[-1], pyramid(batch.x, down)[-1], level
 
@@ -309,15 +309,11 @@ class Pix2PixHD(LabelToImage):
             centers, counts = self.feature_clusters()
             pick = (torch.rand(len(cls), generator=torch.Generator().manual_seed(seed)) * counts[cls].clamp_min(1)).long()
             return paint(centers[cls, pick], index)
-        style, shape = torch.as_tensor(style), tuple(self.dataset.shape)
-        style = style[None] if style.dim() == 3 else style
-        if style.dim() != 4 or tuple(style.shape[1:]) != shape or len(style) not in (1, len(labels)):
-            raise GanforgeError(f"style images have shape {tuple(style.shape)}; give one image {shape} (for every map) "
-                                f"or one per map ({len(labels)} x {' x '.join(map(str, shape))}), model space [-1, 1].")
+        style = self.style_images(style, len(labels))
         encoder = self.inference(nets, "encoder")
         with evaluating(encoder):
             encoded = torch.cat([encoder(chunk.to(self.device).float()).float().cpu() for chunk in style.split(256)])
-        return paint(region_features(encoded.expand(len(labels), -1, -1, -1), index, len(cls))[0], index)
+        return region_mean(encoded.expand(len(labels), -1, -1, -1), index, len(cls))
 
     # -- sampling and evaluation ------------------------------------------------------------------
     @torch.no_grad()

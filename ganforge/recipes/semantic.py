@@ -155,6 +155,16 @@ class LabelToImage(ImageToImage):
                 outs.append(net(one_hot(chunk.to(self.device), self.classes)).float().cpu())
         return Samples(torch.cat(outs))
 
+    def style_images(self, style, n: int) -> torch.Tensor:
+        """``style`` (SPADE's VAE, Pix2PixHD's feature encoder) as (1 or n, C, H, W): one image for every
+        map or one per map, the training images' shape in model space; anything else is a one-line error."""
+        style, shape = torch.as_tensor(style), tuple(self.dataset.shape)
+        style = style[None] if style.dim() == 3 else style
+        if style.dim() != 4 or tuple(style.shape[1:]) != shape or len(style) not in (1, n):
+            raise GanforgeError(f"style images have shape {tuple(style.shape)}; give one image {shape} (for every "
+                                f"map) or one per map ({n} x {' x '.join(map(str, shape))}), model space [-1, 1].")
+        return style
+
     def colour(self, maps: torch.Tensor) -> torch.Tensor:
         """Label maps as images (model space) for grids: the palette's colours, else evenly spaced greys."""
         palette = PALETTES["openmoji"] if self.classes <= len(PALETTES["openmoji"]) else \
@@ -234,13 +244,7 @@ class SPADERecipe(LabelToImage):
         or of one per map (model space, the training images' shape)."""
         if style is None:
             return torch.randn(n, self.options.z_dim, generator=torch.Generator().manual_seed(seed))
-        style = torch.as_tensor(style)
-        shape = tuple(self.dataset.shape)
-        if style.dim() == 3:
-            style = style[None]
-        if style.dim() != 4 or tuple(style.shape[1:]) != shape or len(style) not in (1, n):
-            raise GanforgeError(f"style images have shape {tuple(style.shape)}; give one image {shape} (for every "
-                                f"map) or one per map ({n} x {' x '.join(map(str, shape))}), model space [-1, 1].")
+        style = self.style_images(style, n)
         encoder = self.inference(nets, "encoder")
         with evaluating(encoder):
             mu = torch.cat([encoder(chunk.to(self.device).float())[0].float().cpu() for chunk in style.split(256)])
