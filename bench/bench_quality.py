@@ -6,6 +6,7 @@ classic DCGAN loop (../shared/bench/peer_dcgan.py).
         --inception ../shared/models/inception-2015-12-05-pool3.torchscript.pt \
         [--budgets 5,15,30] [--contestants peer,dcgan,hinge,sngan,wgan-gp] [--fid-samples 10000] \
         [--out bench/results/quality.json] [--plot docs/img/quality-fid.png]
+        [--stage all|train|fid --samples-dir DIR] [--append]
 
 Protocol:
 - Each contestant trains **alone** (contestants run one after the other; run it on a quiet machine:
@@ -19,6 +20,9 @@ Protocol:
   FID Inception with the standard resize (docs/METRICS.md), reference statistics cached.
 - Every result is written to the JSON as soon as it exists (a stopped run keeps what it measured),
   with the machine (CPU flags), the load and the date.
+- ``--stage train`` trains every contestant and keeps its samples in ``--samples-dir`` (rows with
+  ``fid: null``); ``--stage fid`` scores them later. Only training is timed, so the FID passes (about
+  as long as the training itself on 2 cores) may then share the machine with other work.
 """
 from __future__ import annotations
 
@@ -49,9 +53,9 @@ def fid(images: torch.Tensor, test, args) -> float:
                     real_samples=args.real_samples or len(test.x))["fid"]
 
 
-def run_recipe(recipe: str, args, test, budgets_s, record):
+def run_recipe(recipe: str, args, budgets_s, record):
     """One training run to the largest budget (only time inside training steps counts), the EMA
-    generator kept at each budget, then FID of each."""
+    generator kept at each budget, then its samples."""
     cfg = make_config({"recipe": recipe, "data": "fashion-mnist", "data_dir": args.data_dir, "seed": args.seed,
                        "steps": 1_000_000})
     trainer = Trainer(cfg, run_dir=None)
@@ -65,15 +69,16 @@ def run_recipe(recipe: str, args, test, budgets_s, record):
                 if trainer.step % 100 == 0:
                     trainer.pop_logs()  # the loop's one host sync per log interval
                 spent += time.perf_counter() - start
-            snapshots[budget] = (trainer.step, {k: v.clone() for k, v in gen.state_dict().items()})
-    for budget, (step, state) in snapshots.items():
+            snapshots[budget] = (trainer.step, {k: v.clone() for k, v in gen.state_dict().items()},
+                                 describe_machine()["loadavg"])
+    for budget, (step, state, load) in snapshots.items():
         gen.load_state_dict(state)
         with torch.no_grad():
             samples = trainer.recipe.sample(args.fid_samples, seed=1, nets=sampling_nets(trainer)).x
-        record(recipe, budget, step, fid(samples, test, args), trainer.precision)
+        record(recipe, budget, step, samples, trainer.precision, load)
 
 
-def run_peer(args, test, budgets_s, record):
+def run_peer(args, budgets_s, record):
     idx = str(Path(args.data_dir) / "train-images-idx3-ubyte.gz")
     for budget in budgets_s:
         with tempfile.TemporaryDirectory() as tmp:
@@ -83,7 +88,8 @@ def run_peer(args, test, budgets_s, record):
                                   check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
             data = np.load(out)
             images = torch.from_numpy(data["images"]).float().div(127.5).sub(1)[:, None]
-            record("peer", budget, int(json.loads(line).get("steps", data.get("steps", -1))), fid(images, test, args), "fp32")
+            record("peer", budget, int(json.loads(line).get("steps", data.get("steps", -1))), images, "fp32",
+                   describe_machine()["loadavg"])
 
 
 def plot(results: list[dict], path: str):
@@ -117,27 +123,57 @@ def main():
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="bench/results/quality.json")
     p.add_argument("--plot", default="")
+    p.add_argument("--stage", choices=("all", "train", "fid"), default="all",
+                   help="train only (samples kept in --samples-dir), score kept samples only, or both [default: all]")
+    p.add_argument("--samples-dir", default="", help="where --stage train keeps samples for --stage fid")
+    p.add_argument("--append", action="store_true", help="add rows to --out instead of starting it afresh")
     args = p.parse_args()
+    if args.stage != "all" and not args.samples_dir:
+        p.error("--stage train/fid needs --samples-dir")
     budgets_s = [float(b) * 60 for b in args.budgets.split(",")]
     test = load_dataset(make_config({"data": "fashion-mnist", "data_dir": args.data_dir}), "test")
-    result = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": describe_machine(),
-              "command": " ".join(sys.argv), "fid_samples": args.fid_samples,
-              "real_samples": args.real_samples or len(test.x), "results": []}
+    out = Path(args.out)
+    if args.stage == "fid" or args.append:
+        result = json.loads(out.read_text())
+        result["command"] += " ; " + " ".join(sys.argv)
+    else:
+        result = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": describe_machine(),
+                  "command": " ".join(sys.argv), "fid_samples": args.fid_samples,
+                  "real_samples": args.real_samples or len(test.x), "results": []}
 
-    def record(name, budget_s, step, value, precision):
-        row = {"contestant": name, "budget_min": budget_s / 60, "steps": step, "fid": round(value, 3),
-               "precision": precision, "load": describe_machine()["loadavg"]}
-        result["results"].append(row)
+    def save():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=1) + "\n")
+
+    def score(row, samples):
+        row["fid"] = round(fid(samples, test, args), 3)
+        row["fid_load"] = describe_machine()["loadavg"]
         print(json.dumps(row), flush=True)
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
+        save()
 
-    for name in args.contestants.split(","):
-        if name == "peer":
-            run_peer(args, test, budgets_s, record)
+    def record(name, budget_s, step, samples, precision, load):
+        row = {"contestant": name, "budget_min": budget_s / 60, "steps": step, "fid": None,
+               "precision": precision, "load": load}
+        result["results"].append(row)
+        if args.stage == "all":
+            score(row, samples)
         else:
-            run_recipe(name, args, test, budgets_s, record)
-    if args.plot:
+            Path(args.samples_dir).mkdir(parents=True, exist_ok=True)
+            torch.save(samples.to(torch.float32), Path(args.samples_dir) / f"{name}-{budget_s / 60:g}.pt")
+            print(json.dumps(row), flush=True)
+            save()
+
+    if args.stage == "fid":
+        for row in result["results"]:
+            if row["fid"] is None:
+                score(row, torch.load(Path(args.samples_dir) / f"{row['contestant']}-{row['budget_min']:g}.pt"))
+    else:
+        for name in args.contestants.split(","):
+            if name == "peer":
+                run_peer(args, budgets_s, record)
+            else:
+                run_recipe(name, args, budgets_s, record)
+    if args.plot and all(r["fid"] is not None for r in result["results"]):
         plot(result["results"], args.plot)
 
 
