@@ -23,7 +23,8 @@ def main():
     args = p.parse_args()
 
     import ganforge
-    from ganforge.deploy.server import Settings, create_app
+    from ganforge.deploy.api import Settings
+    from ganforge.deploy.server import create_app
     from playwright.sync_api import sync_playwright
     from tests.deploy.conftest import LiveServer
     from tests.deploy.test_explorer_browser import VIEWPORT, chromium_binary

@@ -62,7 +62,7 @@ def add_arguments(p):
 
 
 def settings_from(args):
-    from ganforge.deploy.server import Settings
+    from ganforge.deploy.api import Settings
 
     checks = [("--port", args.port, 0, 65535), ("--max-n", args.max_n, 1, 100_000),
               ("--max-upload-mb", args.max_upload_mb, 0.001, 1024), ("--max-image-pixels", args.max_image_pixels, 1, 1 << 30),

@@ -12,10 +12,13 @@ timestamp, so a dashboard sees drift (a replaced model, a corrupted weight file,
 from __future__ import annotations
 
 import asyncio
+import math
 import sys
 import threading
 import time
 
+from ganforge.deploy.api import RequestError
+from ganforge.deploy.metrics import Registry
 from ganforge.errors import GanforgeError
 
 REFERENCE_SAMPLES = 1000
@@ -55,8 +58,6 @@ def check_quality(model, n: int) -> dict:
     from ganforge.metrics.fid import feature_stats, frechet_distance
     from ganforge.metrics.kid import kernel_inception_distance
 
-    from ganforge.deploy.server import RequestError
-
     start = time.perf_counter()
     try:
         ref = _reference(model)
@@ -80,8 +81,6 @@ def check_quality(model, n: int) -> dict:
 
 async def schedule(served: dict, registry, settings, executor) -> None:
     """Check every model every ``settings.monitor_every`` seconds, off the event loop."""
-    from ganforge.deploy.server import publish_quality
-
     loop = asyncio.get_running_loop()
     while True:
         await asyncio.sleep(settings.monitor_every)
@@ -92,3 +91,12 @@ async def schedule(served: dict, registry, settings, executor) -> None:
             except Exception as e:  # noqa: BLE001 - a failed check is reported, never fatal
                 registry.inc("ganforge_quality_errors_total", "failed scheduled quality checks", model=name)
                 print(f"ganforge: quality check of {name} failed: {getattr(e, 'message', e)}", file=sys.stderr)
+
+
+def publish_quality(registry: Registry, name: str, result: dict) -> None:
+    """A check's FID / KID (finite values only) and its time, as ``/metrics`` gauges."""
+    for key, value in result.items():
+        if key in ("fid", "kid", "kid_std") and isinstance(value, (int, float)) and math.isfinite(value):
+            registry.set("ganforge_quality", "quality of the server's own samples vs reference statistics",
+                         value, model=name, metric=key)
+    registry.set("ganforge_quality_timestamp_seconds", "when the last quality check finished", time.time(), model=name)

@@ -1,5 +1,8 @@
 """``ganforge serve``: trained generators over HTTP, with micro-batching, limits, an API key, metrics
-and the explorer page.
+and the explorer page. This module holds the routes (``create_app``), ``load_models`` and ``serve``;
+the pieces they use live beside it: ``api`` (``Settings``, ``RequestError``, the JSON request bodies),
+``guard`` (API key, body limits, request metrics), ``served`` (``ServedModel``, PCA directions,
+explorer latents), ``batcher`` (micro-batching) and ``codec`` (PNG out, uploads in).
 
 Why FastAPI + uvicorn: an ASGI server holds many slow or idle connections on one event loop for the
 cost of a coroutine each, which is what lets concurrent requests wait *together* for one batched
@@ -10,14 +13,14 @@ reference ASGI server (h11 HTTP parser, graceful shutdown, connection limits). T
 were not chosen: they deploy model archives (TorchServe's are pickles) and a JVM / C++ server for
 what is one small network here.
 
-Request flow: the ASGI guard (``_Guard``) checks the API key (``hmac.compare_digest``), reads the body
-with a size cap and a deadline (slow bodies get 408, big ones 413), then the route validates it.
-Sampling a model whose recipe is one network call (``ganforge.deploy.graph``) draws its inputs (z,
-labels) from the request's seed, and queues them on the model's ``MicroBatcher``: an asyncio queue
-whose consumer gathers the requests that arrive within ``batch_wait`` (up to ``max_batch`` samples),
-concatenates them and runs ONE forward pass on the inference thread (a single worker thread: the
-event loop never runs torch); results are split back per request. Every error is a 4xx with a
-one-line JSON ``{"error": ...}``; the server itself keeps running.
+Request flow: the ASGI guard (``ganforge.deploy.guard``) checks the API key and reads the body with
+a size cap and a deadline (slow bodies get 408, big ones 413), then the route validates it against
+the strict bodies of ``ganforge.deploy.api``. Sampling a model whose recipe is one network call
+(``ganforge.deploy.graph``) draws its inputs (z, labels) from the request's seed, and queues them on
+the model's ``MicroBatcher`` (``ganforge.deploy.batcher``), which runs the requests that arrive
+together as ONE forward pass on the inference thread (a single worker thread: the event loop never
+runs torch); results are split back per request and encoded (PNG / JSON) on their own thread. Every
+error is a 4xx with a one-line JSON ``{"error": ...}``; the server itself keeps running.
 
 Models load from safetensors + JSON only (``ganforge.load``): no pickles, no code.
 """
@@ -26,265 +29,24 @@ Models load from safetensors + JSON only (``ganforge.load``): no pickles, no cod
 import asyncio
 import base64
 import contextlib
-import hmac
 import io
-import ipaddress
 import json
-import math
 import time
-import warnings
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Optional, Union
+from typing import Any, Literal
 
 import torch
 
-from ganforge.deploy.graph import InferenceGraph, build_graph
-from ganforge.deploy.metrics import BATCH_BUCKETS, Registry
+from ganforge.deploy.api import RequestError, Settings, request_bodies
+from ganforge.deploy.codec import decode_upload, png_bytes
+from ganforge.deploy.guard import Guard, is_loopback
+from ganforge.deploy.metrics import Registry
+from ganforge.deploy.served import ServedModel, latent_of
 from ganforge.errors import GanforgeError
 
 EXPLORER = Path(__file__).with_name("explorer")
-PUBLIC_PATHS = ("/", "/health", "/explorer/app.js", "/explorer/style.css", "/favicon.ico")
-MAX_SEED = 2**63 - 1
 
-
-@dataclass
-class Settings:
-    api_key: str | None = None
-    max_n: int = 256                   # samples per request
-    max_body_bytes: int = 10 << 20     # request body (JSON or upload)
-    max_image_pixels: int = 4096 * 4096  # uploaded image, before decoding
-    max_batch: int = 256               # samples per forward pass
-    batch_wait: float = 0.005          # seconds the batcher waits for more requests
-    batching: bool = True              # False: one request per forward pass (for comparison)
-    timeout: float = 30.0              # seconds a request may wait for its samples
-    body_timeout: float = 10.0         # seconds to receive a whole request body
-    max_queue: int = 8192              # samples waiting; beyond: 503 + Retry-After
-    pca_components: int = 8
-    pca_samples: int = 512
-    monitor_every: float = 0.0         # seconds between scheduled quality checks (0: on request only)
-    monitor_samples: int = 500
-    watermark: str | None = None       # key of the invisible watermark put in every served image (docs/PROVENANCE.md)
-
-
-class RequestError(Exception):
-    """A 4xx answer with a one-line reason."""
-
-    def __init__(self, status: int, message: str, headers: dict | None = None):
-        super().__init__(message)
-        self.status, self.message, self.headers = status, message.splitlines()[0] if message else "bad request", headers
-
-
-# -- models -------------------------------------------------------------------------------------
-
-class ServedModel:
-    """One loaded generator: its graph (when sampling is one network call), batcher, PCA directions."""
-
-    def __init__(self, name: str, gen, settings: Settings, registry: Registry, executor: ThreadPoolExecutor,
-                 source: str = ""):
-        self.name, self.gen, self.settings, self.source = name, gen, settings, source
-        try:
-            self.graph: InferenceGraph | None = build_graph(gen.recipe, gen.nets)
-        except GanforgeError:
-            self.graph = None  # served unbatched through recipe.sample (e.g. tables)
-        self.batcher = MicroBatcher(self, registry, executor, settings)
-        self.pca = compute_pca(self, settings.pca_components, settings.pca_samples) if self.graph is not None \
-            and self.graph.latent_dim and gen.dataset.kind == "image" else None
-        self.quality: dict[str, float] = {}
-
-    @property
-    def kind(self) -> str:
-        return self.gen.dataset.kind
-
-    def describe(self) -> dict:
-        gen, graph = self.gen, self.graph
-        names = list(getattr(gen.dataset, "class_names", []) or [])
-        classes = gen.num_classes
-        return {
-            "name": self.name, "recipe": gen.config.recipe, "task": gen.recipe.task, "knobs": list(gen.recipe.knobs),
-            "data": gen.config.data, "kind": self.kind, "shape": list(gen.dataset.shape), "step": gen.step,
-            "num_classes": classes, "classes": (names or [str(i) for i in range(classes)])[:classes] if classes else [],
-            "batched": graph is not None, "latent_dim": graph.latent_dim if graph else None,
-            "inputs": [s.name for s in graph.inputs] if graph else [],
-            "truncation": bool(graph and "truncation" in graph.input_names),
-            "pca": {"components": len(self.pca["scale"]), "scale": self.pca["scale"]} if self.pca else None,
-            "endpoints": self.endpoints(),
-        }
-
-    def endpoints(self) -> list[str]:
-        task = self.gen.recipe.task
-        out = []
-        if task in ("noise", "class", "table"):
-            out.append("sample")
-        if self.pca is not None or (self.graph and self.graph.latent_dim):
-            out.append("latents")
-        if task == "image" and self.kind == "image":
-            out.append("translate")
-        return out
-
-
-def compute_pca(model: ServedModel, k: int, n: int) -> dict | None:
-    """GANSpace-style directions (Härkönen et al., 2020): PCA of generated samples, mapped back to latent
-    directions by least squares (z ≈ mean + coords @ U). Unit directions, scaled by the spread of z along
-    them, so a slider in [-3, 3] moves about that many standard deviations."""
-    graph = model.graph
-    with torch.no_grad():
-        inputs = graph.make_inputs(n, seed=2**31 - 1)
-        x = graph.run(inputs).flatten(1).double()
-    z = inputs["z"].double()
-    k = max(1, min(k, n - 1, x.shape[1], z.shape[1]))
-    xc = x - x.mean(0)
-    _, _, v = torch.linalg.svd(xc, full_matrices=False)
-    coords = xc @ v[:k].T                                   # (n, k) principal coordinates of the samples
-    coords = coords / coords.std(0).clamp_min(1e-12)
-    u = torch.linalg.lstsq(coords, z - z.mean(0)).solution  # (k, z_dim): z-direction of each component
-    dirs = u / u.norm(dim=1, keepdim=True).clamp_min(1e-12)
-    scale = (z @ dirs.T).std(0)
-    return {"dirs": dirs.float().cpu(), "scale": [round(float(s), 4) for s in scale]}
-
-
-# -- micro-batching -----------------------------------------------------------------------------
-
-class _Job:
-    __slots__ = ("inputs", "n", "future", "enqueued")
-
-    def __init__(self, inputs: dict[str, torch.Tensor], n: int, future: asyncio.Future):
-        self.inputs, self.n, self.future, self.enqueued = inputs, n, future, time.perf_counter()
-
-
-class MicroBatcher:
-    """Collect the requests of one model that arrive within ``batch_wait`` and run them as one forward pass."""
-
-    def __init__(self, model: ServedModel, registry: Registry, executor: ThreadPoolExecutor, settings: Settings):
-        self.model, self.registry, self.executor, self.settings = model, registry, executor, settings
-        self.queue: asyncio.Queue | None = None
-        self.loop = None
-        self.task = None
-        self.waiting = 0  # samples queued
-
-    def _ensure_started(self):
-        loop = asyncio.get_running_loop()
-        if self.loop is not loop or self.task is None or self.task.done():
-            self.loop, self.queue, self.waiting = loop, asyncio.Queue(), 0
-            self.task = loop.create_task(self._consume())
-
-    async def submit(self, inputs: dict[str, torch.Tensor], n: int) -> torch.Tensor:
-        self._ensure_started()
-        if self.waiting + n > self.settings.max_queue:
-            raise RequestError(503, f"server busy: {self.waiting} samples queued; retry shortly.", {"Retry-After": "1"})
-        job = _Job(inputs, n, self.loop.create_future())
-        self.waiting += n
-        await self.queue.put(job)
-        try:
-            return await asyncio.wait_for(asyncio.shield(job.future), self.settings.timeout)
-        except asyncio.TimeoutError:
-            job.future.cancel()  # not computed if still queued
-            raise RequestError(503, f"sampling did not finish within {self.settings.timeout:g} s; retry with a smaller n.") from None
-
-    async def _consume(self):
-        while True:
-            first = await self.queue.get()
-            jobs, total = [first], first.n
-            if self.settings.batching:
-                deadline = self.loop.time() + self.settings.batch_wait
-                while total < self.settings.max_batch:
-                    try:
-                        job = self.queue.get_nowait()
-                    except asyncio.QueueEmpty:
-                        remaining = deadline - self.loop.time()
-                        if remaining <= 0:
-                            break
-                        try:
-                            job = await asyncio.wait_for(self.queue.get(), remaining)
-                        except asyncio.TimeoutError:
-                            break
-                    if total + job.n > self.settings.max_batch:
-                        await self._run([job])  # too big to join this batch: its own pass, first
-                        continue
-                    jobs.append(job)
-                    total += job.n
-            try:
-                await self._run(jobs)
-            except Exception:  # noqa: BLE001 - _run sets each job's exception; keep consuming
-                pass
-
-    async def _run(self, jobs: list[_Job]) -> None:
-        total = sum(j.n for j in jobs)
-        self.waiting -= total
-        live = [j for j in jobs if not j.future.done()]
-        if not live:
-            return
-        names = list(live[0].inputs)
-        batch = {k: torch.cat([j.inputs[k] for j in live]) for k in names}
-        self.registry.observe("ganforge_batch_samples", "samples per forward pass", sum(j.n for j in live),
-                              BATCH_BUCKETS, model=self.model.name)
-        self.registry.observe("ganforge_batch_requests", "requests per forward pass", len(live), BATCH_BUCKETS,
-                              model=self.model.name)
-        try:
-            out = await self.loop.run_in_executor(self.executor, self.model.graph.run, batch)
-        except Exception as e:  # noqa: BLE001
-            for j in live:
-                if not j.future.done():
-                    j.future.set_exception(e)
-            return
-        start = 0
-        for j in live:
-            if not j.future.done():
-                j.future.set_result(out[start:start + j.n])
-            start += j.n
-
-
-# -- encoding -----------------------------------------------------------------------------------
-
-def png_bytes(image: torch.Tensor, scale: int = 1) -> bytes:
-    """One uint8 (C, H, W) image or an (H, W, C) grid array -> PNG bytes."""
-    import numpy as np
-
-    from ganforge.utils.images import to_pil
-
-    arr = image if isinstance(image, np.ndarray) else image.permute(1, 2, 0).cpu().numpy()
-    buf = io.BytesIO()
-    to_pil(arr, scale).save(buf, format="PNG")
-    return buf.getvalue()
-
-
-def decode_upload(data: bytes, size: int, channels: int, max_pixels: int) -> torch.Tensor:
-    """An uploaded image -> uint8 (C, size, size); its pixel count is checked before decoding."""
-    import numpy as np
-    from PIL import Image, UnidentifiedImageError
-
-    if not data:
-        raise RequestError(400, "the uploaded image is empty; send a PNG or JPEG file.")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as im:
-                w, h = im.size
-                if w < 1 or h < 1 or w * h > max_pixels:
-                    raise RequestError(413, f"the uploaded image is {w}x{h} pixels; the limit is {max_pixels} pixels "
-                                            "(--max-image-pixels).")
-                if getattr(im, "n_frames", 1) > 1:
-                    im.seek(0)
-                im.load()
-                im = im.convert("L" if channels == 1 else "RGB")
-    except RequestError:
-        raise
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise RequestError(400, "the upload is not an image ganforge can read (or is a decompression bomb); send a PNG "
-                                "or JPEG.") from None
-    except (OSError, ValueError, SyntaxError, EOFError) as e:
-        raise RequestError(400, f"the uploaded image is corrupt or truncated ({type(e).__name__}); send a valid PNG or "
-                                "JPEG.") from None
-    s = min(im.size)
-    left, top = (im.width - s) // 2, (im.height - s) // 2
-    im = im.crop((left, top, left + s, top + s)).resize((size, size), Image.BILINEAR)
-    arr = np.asarray(im, dtype=np.uint8)
-    arr = arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
-    return torch.from_numpy(arr.copy())
-
-
-# -- the app ------------------------------------------------------------------------------------
 
 def _fastapi():
     try:
@@ -321,7 +83,6 @@ def create_app(models: dict[str, Any], settings: Settings | None = None):
     from fastapi import FastAPI, Request
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
-    from pydantic import BaseModel, ConfigDict, Field
     from starlette.exceptions import HTTPException as StarletteHTTPException
 
     settings = settings or Settings()
@@ -352,37 +113,7 @@ def create_app(models: dict[str, Any], settings: Settings | None = None):
                   lifespan=lifespan)
     app.state.models, app.state.settings, app.state.registry, app.state.executor = served, settings, registry, executor
 
-    class Body(BaseModel):
-        model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
-
-    class SampleRequest(Body):
-        n: int = Field(16, ge=1, description="number of samples")
-        seed: int = Field(0, ge=0, le=MAX_SEED)
-        class_: Optional[Union[int, str]] = Field(None, alias="class")
-        truncation: Optional[float] = Field(None, ge=0.0, le=2.0)
-        mix: Optional[list[int]] = Field(None, min_length=2, max_length=2)
-        codes: Optional[dict[str, float]] = Field(None, max_length=64)
-        prompt: Optional[str] = Field(None, min_length=1, max_length=1000)
-        domain: Optional[str] = Field(None, min_length=1, max_length=100)
-        format: Literal["png", "json", "csv"] = "png"
-        nrow: Optional[int] = Field(None, ge=1, le=1024)
-
-    class LatentItem(Body):
-        z: Optional[list[float]] = Field(None, min_length=1, max_length=65536)
-        seed: int = Field(0, ge=0, le=MAX_SEED)
-        towards: Optional[int] = Field(None, ge=0, le=MAX_SEED)
-        t: float = Field(0.0, ge=0.0, le=1.0)
-        pca: list[float] = Field(default_factory=list, max_length=64)
-        jitter: float = Field(0.0, ge=0.0, le=10.0)
-        jitter_seed: int = Field(0, ge=0, le=MAX_SEED)
-        class_: Optional[Union[int, str]] = Field(None, alias="class")  # this item's class (else the request's)
-
-    class LatentsRequest(Body):
-        items: list[LatentItem] = Field(..., min_length=1)
-        class_: Optional[Union[int, str]] = Field(None, alias="class")
-        truncation: Optional[float] = Field(None, ge=0.0, le=2.0)
-        format: Literal["png", "json"] = "json"
-        return_latents: bool = False
+    SampleRequest, LatentsRequest = request_bodies()
 
     # -- errors: one line, 4xx -----------------------------------------------------------------
     def error(status: int, message: str, headers=None):
@@ -583,7 +314,7 @@ def create_app(models: dict[str, Any], settings: Settings | None = None):
     @app.post("/models/{name}/quality")
     async def quality(name: str, samples: int | None = None):
         model = model_or_404(name)
-        from ganforge.deploy.monitor import check_quality
+        from ganforge.deploy.monitor import check_quality, publish_quality
 
         n = samples or settings.monitor_samples
         if not 10 <= n <= 50000:
@@ -639,190 +370,16 @@ def create_app(models: dict[str, Any], settings: Settings | None = None):
     def record_samples(name, n):
         registry.inc("ganforge_samples_total", "samples generated", n, model=name)
 
-    app.add_middleware(_Guard, settings=settings, registry=registry, models=tuple(served))
+    app.add_middleware(Guard, settings=settings, registry=registry, models=tuple(served))
 
     return app
 
-
-def publish_quality(registry: Registry, name: str, result: dict) -> None:
-    for key, value in result.items():
-        if key in ("fid", "kid", "kid_std") and isinstance(value, (int, float)) and math.isfinite(value):
-            registry.set("ganforge_quality", "quality of the server's own samples vs reference statistics",
-                         value, model=name, metric=key)
-    registry.set("ganforge_quality_timestamp_seconds", "when the last quality check finished", time.time(), model=name)
-
-
-def latent_of(model: ServedModel, item) -> torch.Tensor:
-    dim = model.graph.latent_dim
-    prior = model.graph.meta.get("latent_prior", "normal")
-    if item.z is not None:
-        if len(item.z) != dim or not all(math.isfinite(v) and abs(v) < 1e4 for v in item.z):
-            raise RequestError(422, f"z must be {dim} finite numbers (this model's latent size), got {len(item.z)}.")
-        if prior == "uniform" and any(abs(v) > 1 for v in item.z):
-            raise RequestError(422, "this model's latent is uniform in [-1, 1]: every z value must lie in [-1, 1].")
-        z = torch.tensor(item.z, dtype=torch.float32)
-    else:
-        z = _z(model, item.seed)
-    if item.towards is not None and item.t > 0:
-        z = _slerp(z, _z(model, item.towards), item.t)
-    if item.pca:
-        pca = model.pca
-        if pca is None:
-            raise RequestError(400, f"model {model.name!r} has no PCA directions.")
-        if len(item.pca) > len(pca["scale"]):
-            raise RequestError(400, f"pca has {len(item.pca)} values; this model has {len(pca['scale'])} directions.")
-        for i, alpha in enumerate(item.pca):
-            if not math.isfinite(alpha) or abs(alpha) > 10:
-                raise RequestError(422, f"pca[{i}] must be a number in [-10, 10].")
-            z = z + alpha * pca["scale"][i] * pca["dirs"][i]
-    if item.jitter > 0:
-        z = z + item.jitter * torch.randn(dim, generator=torch.Generator().manual_seed(int(item.jitter_seed)))
-    if prior == "uniform":
-        # A generator trained on z in [-1, 1] never saw values outside it; moves (slerp, PCA, jitter) that
-        # leave the cube are projected back onto it rather than extrapolated.
-        z = z.clamp(-1.0, 1.0)
-    return z
-
-
-def _z(model: ServedModel, seed: int) -> torch.Tensor:
-    """z of a seed, as the recipe's sample(1, seed) draws it: the graph's own draw, so its prior too."""
-    return model.graph.make_inputs(1, seed)["z"][0].cpu()
-
-
-def _slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
-    na, nb = a.norm(), b.norm()
-    cos = torch.clamp((a / na) @ (b / nb), -1.0, 1.0)
-    omega = torch.arccos(cos)
-    if float(omega) < 1e-6:
-        return (1 - t) * a + t * b
-    direction = (torch.sin((1 - t) * omega) * a / na + torch.sin(t * omega) * b / nb) / torch.sin(omega)
-    return direction * ((1 - t) * na + t * nb)
-
-
-class _Guard:
-    """ASGI middleware: API key, body size cap and deadline, request metrics. Runs before any route."""
-
-    def __init__(self, app, settings: Settings, registry: Registry, models=()):
-        self.app, self.settings, self.registry, self.models = app, settings, registry, set(models)
-        self.key = settings.api_key.encode() if settings.api_key else None
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        start = time.perf_counter()
-        status = {"code": 500}
-
-        async def send_tracked(message):
-            if message["type"] == "http.response.start":
-                status["code"] = message["status"]
-            await send(message)
-
-        try:
-            problem = self._authorise(scope)
-            if problem is None:
-                body, problem = await self._read_body(scope, receive, status)
-            if problem is not None:
-                code, message, headers = problem
-                await _send_json(send_tracked, code, {"error": message}, headers)
-            elif body is not None:
-                await self.app(scope, _replay(body, receive), send_tracked)
-        finally:
-            route = scope.get("route")
-            endpoint = getattr(route, "path", None) or ("unmatched" if status["code"] == 404 else "other")
-            model = (scope.get("path_params") or {}).get("name", "")
-            if model and model not in self.models:
-                model = "unknown"  # bounded label values: names a client makes up are not series
-            elapsed = time.perf_counter() - start
-            code = status["code"]
-            self.registry.inc("ganforge_requests_total", "HTTP requests", endpoint=endpoint, code=str(code), model=model)
-            self.registry.observe("ganforge_request_duration_seconds", "request latency", elapsed, endpoint=endpoint)
-            if code >= 400:
-                self.registry.inc("ganforge_errors_total", "HTTP error answers", code=str(code))
-
-    def _authorise(self, scope):
-        if self.key is None or scope["path"] in PUBLIC_PATHS:
-            return None
-        headers = dict(scope.get("headers") or [])
-        given = headers.get(b"x-api-key")
-        auth = headers.get(b"authorization", b"")
-        if given is None and auth[:7].lower() == b"bearer ":
-            given = auth[7:].strip()
-        if not given:
-            return 401, "this server needs an API key: send it as 'X-API-Key: KEY' or 'Authorization: Bearer KEY'.", \
-                {"WWW-Authenticate": "Bearer"}
-        if not hmac.compare_digest(given, self.key):
-            return 401, "the API key is wrong.", {"WWW-Authenticate": "Bearer"}
-        return None
-
-    async def _read_body(self, scope, receive, status):
-        limit = self.settings.max_body_bytes
-        headers = dict(scope.get("headers") or [])
-        length = headers.get(b"content-length")
-        if length is not None:
-            try:
-                declared = int(length)
-            except ValueError:
-                return None, (400, "the Content-Length header is not a number.", None)
-            if declared > limit:
-                return None, (413, f"the request body is {declared} bytes; the limit is {limit} (--max-upload-mb).", None)
-        body = bytearray()
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.settings.body_timeout
-        more = True
-        while more:
-            remaining = deadline - loop.time()
-            try:
-                if remaining <= 0:
-                    raise asyncio.TimeoutError
-                message = await asyncio.wait_for(receive(), remaining)
-            except asyncio.TimeoutError:
-                return None, (408, f"the request body did not arrive within {self.settings.body_timeout:g} s.",
-                              {"Connection": "close"})
-            if message["type"] == "http.disconnect":
-                status["code"] = 499  # client gone: nothing to answer (nginx's code, for the metrics)
-                return None, None
-            body += message.get("body", b"")
-            if len(body) > limit:
-                return None, (413, f"the request body is over the limit of {limit} bytes (--max-upload-mb).",
-                              {"Connection": "close"})
-            more = message.get("more_body", False)
-        return bytes(body), None
-
-
-def _replay(body: bytes, receive):
-    sent = False
-
-    async def replay():
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay
-
-
-async def _send_json(send, status: int, payload: dict, headers: dict | None = None):
-    data = json.dumps(payload).encode()
-    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
-    raw += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
-    await send({"type": "http.response.start", "status": status, "headers": raw})
-    await send({"type": "http.response.body", "body": data})
 
 
 def _version() -> str:
     from ganforge.version import __version__
 
     return __version__
-
-
-def is_loopback(host: str) -> bool:
-    if host in ("localhost",):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def serve(models: dict[str, Any], host: str = "127.0.0.1", port: int = 8000, settings: Settings | None = None,

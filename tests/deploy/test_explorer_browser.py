@@ -41,7 +41,8 @@ def page(generators):
         if os.environ.get("GANFORGE_REQUIRE_BROWSER"):
             pytest.fail("GANFORGE_REQUIRE_BROWSER is set but no chromium binary was found (apt-get install chromium)")
         pytest.skip("no chromium binary (apt-get install chromium, or set GANFORGE_CHROMIUM); .ci/run installs it")
-    from ganforge.deploy.server import Settings, create_app
+    from ganforge.deploy.api import Settings
+    from ganforge.deploy.server import create_app
 
     app = create_app({"digits": generators["cgan"], "negate": generators["translate"]}, Settings())
     with LiveServer(app) as live, playwright_api.sync_playwright() as p:

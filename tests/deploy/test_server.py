@@ -19,7 +19,8 @@ from fastapi.testclient import TestClient  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from ganforge.cli import main  # noqa: E402
-from ganforge.deploy.server import Settings, create_app  # noqa: E402
+from ganforge.deploy.api import Settings  # noqa: E402
+from ganforge.deploy.server import create_app  # noqa: E402
 from tests.deploy.conftest import LiveServer  # noqa: E402
 
 KEY = "correct-horse-battery-staple"

@@ -94,7 +94,8 @@ def test_served_images_carry_the_mark(digits_run):
     from fastapi.testclient import TestClient
 
     import ganforge
-    from ganforge.deploy.server import Settings, create_app
+    from ganforge.deploy.api import Settings
+    from ganforge.deploy.server import create_app
 
     app = create_app({"d": ganforge.load(digits_run)}, Settings(watermark="served-key"))
     with TestClient(app) as client:

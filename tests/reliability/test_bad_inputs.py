@@ -4,7 +4,8 @@ Every row: exit code 2, one ``ganforge: error:`` message containing the expected
 the problem; most also name the fix), no traceback, and no run folder that looks valid left behind
 (no config.yaml, no checkpoint) when the failure comes before training. Rows that need a trained
 model share one tiny run (``trained``, conftest.py); rows that need files build them under ``tmp_path``.
-The runner and the guarantees checked are in ``catalogue.py``; more surfaces in ``test_hostile_files.py``.
+The runner and the guarantees checked are in ``catalogue.py``; more surfaces in ``test_hostile_images.py``,
+``test_hostile_files.py`` and ``test_hostile_commands.py``.
 """
 from __future__ import annotations
 
