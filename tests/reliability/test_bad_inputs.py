@@ -12,16 +12,10 @@ from __future__ import annotations
 import gzip
 import shutil
 
-import numpy as np
 import pytest
-from PIL import Image
 
-from tests.reliability.catalogue import OUT, TINY, TOY, check_one_clear_error
-
-
-def _write_png(path, size=(8, 8)):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(np.full((*size, 3), 128, np.uint8)).save(path)
+from tests.reliability.catalogue import (OUT, TINY, TOY, check_one_clear_error, edit_run, write_file, write_png,
+                                         write_yaml)
 
 
 def _setup_corrupt_idx(tmp):
@@ -36,16 +30,10 @@ def _setup_corrupt_idx(tmp):
 def _setup_truncated_png(tmp):
     folder = tmp / "images"
     for i in range(4):
-        _write_png(folder / f"{i}.png")
+        write_png(folder / f"{i}.png")
     data = (folder / "0.png").read_bytes()
     (folder / "0.png").write_bytes(data[: len(data) // 2])
     return folder
-
-
-def _setup_csv(tmp, text):
-    path = tmp / "table.csv"
-    path.write_text(text)
-    return path
 
 
 def _copy_run(trained, tmp, name="vanilla"):
@@ -62,12 +50,6 @@ def _tamper(run):
     return run
 
 
-def _yaml(tmp, text):
-    path = tmp / "config.yaml"
-    path.write_text(text)
-    return path
-
-
 # (id, argv with {tmp} / {run} / {cgan} / {setup} placeholders, setup(tmp, trained) -> path or None, fragment)
 GROUPS = {"names and keys": [
     ("unknown-recipe", ["train", "--recipe", "stylegan9", "--out", OUT], None, "unknown recipe 'stylegan9'"),
@@ -76,7 +58,7 @@ GROUPS = {"names and keys": [
      "unknown architecture 'transformer'"),
     ("unknown-loss", ["train", *TOY, "--loss", "wasserstein-9", "--out", OUT], None, "Did you mean 'wasserstein'"),
     ("unknown-flag", ["train", "--stepz", "3"], None, "unrecognized arguments: --stepz"),
-    ("unknown-key-in-yaml", ["train", "--config", "{setup}", "--out", OUT], lambda t, r: _yaml(t, "lr_gen: 0.1\n"),
+    ("unknown-key-in-yaml", ["train", "--config", "{setup}", "--out", OUT], lambda t, r: write_yaml(t, "lr_gen: 0.1\n"),
      "unknown config key 'lr_gen'"),
     ("unknown-command", ["fly"], None, "invalid choice: 'fly'"),
 ], "values": [
@@ -105,11 +87,11 @@ GROUPS = {"names and keys": [
     ("resnet-on-vectors", ["train", *TOY, "--architecture", "resnet", "--out", OUT], None, "needs image data"),
 ], "files: config, data": [
     ("missing-config-file", ["train", "--config", "{tmp}/nope.yaml", "--out", OUT], None, "does not exist"),
-    ("invalid-yaml", ["train", "--config", "{setup}", "--out", OUT], lambda t, r: _yaml(t, "steps: [1, 2\n"),
+    ("invalid-yaml", ["train", "--config", "{setup}", "--out", OUT], lambda t, r: write_yaml(t, "steps: [1, 2\n"),
      "not valid YAML"),
-    ("yaml-list", ["train", "--config", "{setup}", "--out", OUT], lambda t, r: _yaml(t, "- 1\n- 2\n"), "mapping"),
+    ("yaml-list", ["train", "--config", "{setup}", "--out", OUT], lambda t, r: write_yaml(t, "- 1\n- 2\n"), "mapping"),
     ("yaml-python-tag", ["train", "--config", "{setup}", "--out", OUT],
-     lambda t, r: _yaml(t, "steps: !!python/object/apply:os.system ['echo pwned']\n"), "not valid YAML"),
+     lambda t, r: write_yaml(t, "steps: !!python/object/apply:os.system ['echo pwned']\n"), "not valid YAML"),
     ("missing-data-dir", ["train", "--data", "fashion-mnist", "--data-dir", "{tmp}/nowhere", "--out", OUT], None,
      "that directory does not exist"),
     ("corrupt-idx", ["train", "--data", "fashion-mnist", "--data-dir", "{setup}", "--out", OUT],
@@ -121,22 +103,22 @@ GROUPS = {"names and keys": [
     ("tabular-missing-csv", ["train", "--recipe", "tabular-gan", "--data", "tabular", "--data-path",
                              "{tmp}/none.csv", "--out", OUT], None, "none.csv' does not exist"),
     ("tabular-empty-csv", ["train", "--recipe", "tabular-gan", "--data", "tabular", "--data-path", "{setup}",
-                           "--out", OUT], lambda t, r: _setup_csv(t, ""), "is empty"),
+                           "--out", OUT], lambda t, r: write_file(t, ""), "is empty"),
     ("tabular-non-numeric-value", ["train", "--recipe", "tabular-gan", "--data", "tabular", "--data-path",
                                    "{setup}", "--options", "{column_types: {age: continuous}}", "--out", OUT],
-     lambda t, r: _setup_csv(t, "age,job\n31,a\nforty,b\n25,a\n"), "column 'age' is numeric but has non-numeric"),
+     lambda t, r: write_file(t, "age,job\n31,a\nforty,b\n25,a\n"), "column 'age' is numeric but has non-numeric"),
     ("tabular-unknown-target", ["train", "--recipe", "tabular-gan", "--data", "tabular", "--data-path", "{setup}",
                                 "--target", "salary", "--out", OUT],
-     lambda t, r: _setup_csv(t, "age,job\n31,a\n40,b\n25,a\n"), "target column 'salary' is not in"),
+     lambda t, r: write_file(t, "age,job\n31,a\n40,b\n25,a\n"), "target column 'salary' is not in"),
 ], "runs and checkpoints": [
     ("resume-not-a-run", ["train", "--resume", "{tmp}"], None, "not a ganforge run folder"),
     ("resume-other-recipe", ["train", "--resume", "{setup}", "--recipe", "dcgan", "--steps", "4"],
      lambda t, r: _copy_run(r, t, "cgan"), "written by recipe 'cgan'"),
-    ("resume-tampered", ["train", "--resume", "{setup}", "--steps", "4"], lambda t, r: _tamper(_copy_run(r, t)),
+    ("resume-tampered", ["train", "--resume", "{setup}", "--steps", "4"], lambda t, r: edit_run(r, t, _tamper),
      "tampered"),
     ("train-over-existing-run", ["train", *TOY, "--out", "{setup}"], lambda t, r: _copy_run(r, t), "--resume"),
     ("sample-missing-run", ["sample", "{tmp}/nothing", "--out", "{tmp}/s.png"], None, "does not exist"),
-    ("sample-tampered", ["sample", "{setup}", "--out", "{tmp}/s.npz"], lambda t, r: _tamper(_copy_run(r, t)),
+    ("sample-tampered", ["sample", "{setup}", "--out", "{tmp}/s.npz"], lambda t, r: edit_run(r, t, _tamper),
      "tampered"),
     ("sample-class-on-unconditional", ["sample", "{run}", "--class", "3", "--out", "{tmp}/s.npz"], None,
      "unconditional"),
